@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# gmnet-master container image.
+#
+#   docker build -t gmnet-master:0.1.0 .
+#   docker run --rm -p 6510:6510/tcp -p 6510:6510/udp -p 9510:9510 gmnet-master:0.1.0
+#
+# Stages: build (all deps, tsc -> dist/), deps (production node_modules only),
+# runtime (node + prod deps + dist, non-root uid 10001).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------- build ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the compiler needs no install scripts, and the dev-only
+# native add-ons (ssh2/cpu-features via testcontainers) would need a C toolchain.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ----------------------------------------------------------------- deps ----
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# -------------------------------------------------------------- runtime ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+RUN groupadd --system --gid 10001 gmnet \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin gmnet
+# Files stay root-owned and read-only for uid 10001 (works with
+# readOnlyRootFilesystem in Kubernetes).
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# package.json carries "type": "module", which Node needs for dist/*.js.
+COPY package.json ./
+
+USER 10001:10001
+
+# Game port: TCP (registrations, lobby, connect) and UDP (punching) on the
+# same number. HTTP: /healthz /readyz /metrics /admin/*.
+EXPOSE 6510/tcp 6510/udp 9510/tcp
+
+# No curl in slim images: ask node. Honours GMNET_HTTP_PORT if overridden.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "const p=process.env.GMNET_HTTP_PORT||'9510';require('http').get({host:'127.0.0.1',port:p,path:'/healthz',timeout:2500},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',function(){this.destroy();process.exit(1)})"]
+
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "--enable-source-maps", "dist/cli.js"]

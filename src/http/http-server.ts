@@ -1,0 +1,251 @@
+// HTTP for operators: liveness, readiness, Prometheus metrics and a small
+// JSON admin API (lobby with filters and paging, nodes, one server by IP).
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { Logger } from "pino";
+import type { NodeDirectory, Registry, ServerRegistration } from "../cluster/types.js";
+import type { MasterMetrics } from "../metrics.js";
+import {
+  LOBBY_DATA_FIELDS,
+  type LobbyQuery,
+  type LobbySortKey,
+  normalizeIp,
+} from "../protocol/index.js";
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export interface HttpServerDependencies {
+  registry: Registry;
+  nodes: NodeDirectory;
+  metrics: MasterMetrics;
+  logger: Logger;
+  adminToken: string | null;
+  readiness: () => Readiness;
+  nodeId: string;
+}
+
+const serverSchema = {
+  type: "object",
+  properties: {
+    ip: { type: "string" },
+    udpPort: { type: ["integer", "null"] },
+    version: { type: "string" },
+    data: { type: "array", items: { type: "string" } },
+    createdTime: { type: "integer" },
+    ownerNodeId: { type: "string" },
+  },
+  required: ["ip", "udpPort", "version", "data", "createdTime", "ownerNodeId"],
+} as const;
+
+const errorSchema = {
+  type: "object",
+  properties: { error: { type: "string" }, message: { type: "string" } },
+  required: ["error", "message"],
+} as const;
+
+const sortKeys: LobbySortKey[] = [
+  "date",
+  ...Array.from({ length: 8 }, (_, i) => `data${i + 1}` as LobbySortKey),
+];
+
+interface ServersQuerystring {
+  sortBy?: LobbySortKey;
+  direction?: "ASC" | "DESC";
+  limit?: number;
+  offset?: number;
+  data1?: string;
+  data2?: string;
+  data3?: string;
+  data4?: string;
+  data5?: string;
+  data6?: string;
+  data7?: string;
+  data8?: string;
+}
+
+function serverView(server: ServerRegistration) {
+  return {
+    ip: server.ip,
+    udpPort: server.udpPort,
+    version: server.version,
+    data: server.data,
+    createdTime: server.createdTimeSec,
+    ownerNodeId: server.ownerNodeId,
+  };
+}
+
+export function buildHttpServer(deps: HttpServerDependencies): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: "http" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  const requireToken = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.adminToken) return;
+    if (request.headers.authorization !== `Bearer ${deps.adminToken}`) {
+      await reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="gmnet-master"')
+        .send({ error: "unauthorized", message: "a valid bearer token is required" });
+    }
+  };
+
+  app.get(
+    "/healthz",
+    {
+      schema: { response: { 200: { type: "object", properties: { status: { type: "string" } } } } },
+    },
+    async () => ({
+      status: "ok",
+    }),
+  );
+
+  app.get("/readyz", async (_request, reply) => {
+    const readiness = deps.readiness();
+    return reply
+      .code(readiness.ready ? 200 : 503)
+      .send({ ready: readiness.ready, checks: readiness.checks });
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    const body = await deps.metrics.registry.metrics();
+    return reply.header("content-type", deps.metrics.registry.contentType).send(body);
+  });
+
+  app.register(async (admin) => {
+    admin.addHook("onRequest", requireToken);
+
+    admin.get<{ Querystring: ServersQuerystring }>(
+      "/admin/servers",
+      {
+        schema: {
+          querystring: {
+            type: "object",
+            additionalProperties: false,
+            properties: {
+              sortBy: { type: "string", enum: sortKeys },
+              direction: { type: "string", enum: ["ASC", "DESC"] },
+              limit: { type: "integer", minimum: 1, maximum: 1000 },
+              offset: { type: "integer", minimum: 0 },
+              ...Object.fromEntries(
+                Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) => [
+                  `data${i + 1}`,
+                  { type: "string", maxLength: 1024 },
+                ]),
+              ),
+            },
+          },
+          response: {
+            200: {
+              type: "object",
+              properties: {
+                total: { type: "integer" },
+                offset: { type: "integer" },
+                servers: { type: "array", items: serverSchema },
+              },
+              required: ["total", "offset", "servers"],
+            },
+          },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const filters = Array.from(
+          { length: LOBBY_DATA_FIELDS },
+          (_, i) => (q[`data${i + 1}` as keyof ServersQuerystring] as string | undefined) ?? "",
+        );
+        const query: LobbyQuery = {
+          filters,
+          sortBy: q.sortBy ?? "date",
+          sortDirection: q.direction ?? "DESC",
+          limit: null,
+        };
+        const all = await deps.registry.queryLobby(query);
+        const offset = q.offset ?? 0;
+        const limit = q.limit ?? 100;
+        return {
+          total: all.length,
+          offset,
+          servers: all.slice(offset, offset + limit).map(serverView),
+        };
+      },
+    );
+
+    admin.get<{ Params: { ip: string } }>(
+      "/admin/servers/:ip",
+      {
+        schema: {
+          params: {
+            type: "object",
+            properties: { ip: { type: "string", maxLength: 64 } },
+            required: ["ip"],
+          },
+          response: { 200: serverSchema, 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        const ip = normalizeIp(request.params.ip);
+        if (!ip)
+          return reply
+            .code(400)
+            .send({ error: "bad_ip", message: `${request.params.ip} is not an IP address` });
+        const server = await deps.registry.findServer(ip);
+        if (!server)
+          return reply
+            .code(404)
+            .send({ error: "not_found", message: `no server registered from ${ip}` });
+        return serverView(server);
+      },
+    );
+
+    admin.get(
+      "/admin/nodes",
+      {
+        schema: {
+          response: {
+            200: {
+              type: "object",
+              properties: {
+                self: { type: "string" },
+                nodes: {
+                  type: "array",
+                  items: {
+                    type: "object",
+                    properties: {
+                      nodeId: { type: "string" },
+                      startedAtMs: { type: "integer" },
+                      lastSeenMs: { type: "integer" },
+                      servers: { type: "integer" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      async () => ({ self: deps.nodeId, nodes: await deps.nodes.list() }),
+    );
+  });
+
+  app.setErrorHandler(
+    async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      const statusCode = error.statusCode ?? 500;
+      if (statusCode >= 500) deps.logger.error({ err: error.message }, "admin API error");
+      return reply.code(statusCode).send({
+        error: statusCode >= 500 ? "internal_error" : (error.code ?? "bad_request"),
+        message: statusCode >= 500 ? "internal error (see the node's log)" : error.message,
+      });
+    },
+  );
+
+  return app;
+}

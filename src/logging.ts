@@ -1,0 +1,37 @@
+// pino loggers, and how game IPs appear in logs (as is, hashed or truncated).
+import { createHash } from "node:crypto";
+import { isIP } from "node:net";
+import pino, { type Logger } from "pino";
+import type { LogIpMode } from "./config.js";
+
+export type { Logger } from "pino";
+
+export function createLogger(level: string, pretty: boolean): Logger {
+  if (pretty) {
+    return pino({
+      level,
+      transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l" } },
+    });
+  }
+  return pino({ level });
+}
+
+export type IpFormatter = (ip: string) => string;
+
+export function ipFormatter(mode: LogIpMode): IpFormatter {
+  switch (mode) {
+    case "full":
+      return (ip) => ip;
+    case "hash":
+      return (ip) => `ip-${createHash("sha256").update(ip).digest("hex").slice(0, 12)}`;
+    case "truncate":
+      return (ip) => {
+        if (isIP(ip) === 4) return `${ip.split(".").slice(0, 3).join(".")}.0/24`;
+        return `${ip.split(":").slice(0, 3).join(":")}::/48`;
+      };
+    default: {
+      const unreachable: never = mode;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,231 @@
+// Wiring of one master node: backend (memory or Redis), mediator, game
+// listener, HTTP, the refresh loop that keeps owned registrations alive, and
+// the drain on shutdown.
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { MemoryBackend } from "./cluster/memory/memory-backend.js";
+import type { StoreTimings } from "./cluster/timing.js";
+import type { ClusterBackend } from "./cluster/types.js";
+import type { MasterConfig } from "./config.js";
+import { buildHttpServer, type Readiness } from "./http/http-server.js";
+import { ipFormatter } from "./logging.js";
+import { Mediator } from "./master/mediator.js";
+import { MasterMetrics } from "./metrics.js";
+import { GameListener } from "./transport/game-listener.js";
+import { MASTER_VERSION } from "./version.js";
+
+/** The GML client gives up punching after 15 s; a repeat inside it means the punch failed. */
+const CLIENT_PUNCH_TIMEOUT_MS = 15_000;
+
+export type BackendFactory = (
+  config: MasterConfig,
+  timings: StoreTimings,
+  metrics: MasterMetrics,
+  logger: Logger,
+) => Promise<ClusterBackend>;
+
+export interface MasterNodeOptions {
+  /** Chooses the store; the default picks Redis when configured, memory otherwise. */
+  createBackend?: BackendFactory;
+  /** Collect Node.js process metrics (off in tests running several nodes in one process). */
+  processMetrics?: boolean;
+}
+
+export class MasterNode {
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private draining = false;
+  private closed = false;
+  private readonly startedAtMs = Date.now();
+
+  private constructor(
+    readonly config: MasterConfig,
+    readonly backend: ClusterBackend,
+    readonly mediator: Mediator,
+    readonly listener: GameListener,
+    readonly http: FastifyInstance | null,
+    readonly metrics: MasterMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(
+    config: MasterConfig,
+    logger: Logger,
+    options: MasterNodeOptions = {},
+  ): Promise<MasterNode> {
+    const metrics = new MasterMetrics({ processMetrics: options.processMetrics ?? true });
+    const timings: StoreTimings = {
+      serverUdpBindWindowMs: config.serverUdpBindWindowMs,
+      clientUdpTtlMs: config.clientUdpTtlMs,
+      leaseMs: config.leaseMs,
+    };
+    const createBackend = options.createBackend ?? defaultBackend;
+    const backend = await createBackend(config, timings, metrics, logger);
+    const formatIp = ipFormatter(config.logIp);
+    const mediator = new Mediator(
+      {
+        nodeId: config.nodeId,
+        masterVersion: MASTER_VERSION,
+        clientUdpWaitMs: config.clientUdpWaitMs,
+        lobbyEnabled: config.lobbyEnabled,
+        lobbyOrder: config.lobbyOrder,
+        minVersion: config.minVersion,
+        repeatWindowMs: CLIENT_PUNCH_TIMEOUT_MS,
+      },
+      backend.registry,
+      backend.bus,
+      metrics,
+      logger,
+      formatIp,
+    );
+    const listener = new GameListener(
+      {
+        host: config.host,
+        port: config.port,
+        nodeId: config.nodeId,
+        replyGapMs: config.replyGapMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxLineBytes: config.maxLineBytes,
+        proxyProtocol: config.proxyProtocol === "v2",
+      },
+      mediator,
+      metrics,
+      logger,
+      formatIp,
+    );
+    let node: MasterNode | null = null;
+    const http =
+      config.httpPort === 0
+        ? null
+        : buildHttpServer({
+            registry: backend.registry,
+            nodes: backend.nodes,
+            metrics,
+            logger,
+            adminToken: config.adminToken,
+            nodeId: config.nodeId,
+            readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
+          });
+    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger);
+    try {
+      await listener.listen();
+      if (http) await http.listen({ host: config.httpHost, port: config.httpPort });
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+    backend.onStoreRecovered(() => {
+      logger.info("store reachable again: re-asserting owned registrations");
+      void node?.refresh();
+    });
+    node.scheduleRefresh();
+    void node.refresh();
+    logger.info(
+      {
+        nodeId: config.nodeId,
+        game: `${config.host}:${listener.port}`,
+        http: http ? `${config.httpHost}:${node.httpPort}` : "off",
+        store: backend.status().mode,
+      },
+      `gmnet-master listening on ${config.host}:${listener.port} (TCP+UDP)`,
+    );
+    return node;
+  }
+
+  get gamePort(): number {
+    return this.listener.port;
+  }
+
+  get httpPort(): number {
+    const address = this.http?.server.address();
+    return typeof address === "object" && address ? address.port : 0;
+  }
+
+  readiness(): Readiness {
+    const checks = {
+      listening: this.listener.isListening,
+      store: this.backend.status().storeReachable,
+      notDraining: !this.draining,
+    };
+    return { ready: checks.listening && checks.store && checks.notDraining, checks };
+  }
+
+  /** Keeps owned registrations alive and restores any the store lost; heartbeats the node. */
+  async refresh(): Promise<void> {
+    if (this.closed) return;
+    const status = this.backend.status();
+    this.metrics.storeReachable.set(status.storeReachable ? 1 : 0);
+    try {
+      const owned = this.mediator.ownedRegistrations();
+      const outcomes = await this.backend.registry.refreshOwned(owned);
+      const superseded = owned
+        .filter((_, i) => outcomes[i] === "superseded")
+        .map((r) => r.ownerConnectionId);
+      const restored = outcomes.filter((outcome) => outcome === "restored").length;
+      if (restored > 0) this.logger.info({ restored }, "restored registrations the store had lost");
+      this.mediator.closeSuperseded(superseded);
+      await this.backend.nodes.heartbeat({
+        nodeId: this.config.nodeId,
+        startedAtMs: this.startedAtMs,
+        lastSeenMs: Date.now(),
+        servers: this.mediator.ownedCount,
+      });
+      this.metrics.registeredServers.set(
+        { scope: "cluster" },
+        await this.backend.registry.countServers(),
+      );
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, "refresh failed; will retry");
+    }
+  }
+
+  /**
+   * SIGTERM: stop accepting, let in-flight connects finish, remove own
+   * registrations (compare-and-delete), close sockets so games reconnect
+   * through other nodes, leave the cluster.
+   */
+  async drain(): Promise<void> {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    this.logger.info({ drainTimeoutMs: this.config.drainTimeoutMs }, "draining");
+    await this.listener.stopAccepting();
+    await Promise.race([this.mediator.whenIdle(), delay(this.config.drainTimeoutMs)]);
+    const owned = this.mediator.ownedRegistrations();
+    await Promise.race([
+      Promise.all(
+        owned.map((r) =>
+          this.backend.registry.unregisterServer(r.ip, r.ownerConnectionId).catch(() => false),
+        ),
+      ),
+      delay(Math.max(1000, this.config.drainTimeoutMs / 2)),
+    ]);
+    this.logger.info({ servers: owned.length }, "drained: closing game sockets");
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.listener.close();
+    await this.backend.nodes.leave(this.config.nodeId).catch(() => undefined);
+    await this.http?.close();
+    await this.backend.close();
+  }
+
+  private scheduleRefresh(): void {
+    this.refreshTimer = setInterval(
+      () => void this.refresh(),
+      Math.max(250, Math.floor(this.config.leaseMs / 3)),
+    );
+    this.refreshTimer.unref();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+const defaultBackend: BackendFactory = async (config, timings) => {
+  if (config.redis === null) return new MemoryBackend(config.nodeId, timings);
+  throw new Error("Redis backend not wired yet");
+};

@@ -1,0 +1,103 @@
+// Prometheus metrics of one node. Label sets are bounded (never an IP).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export type ConnectOutcome =
+  | "found"
+  | "not_found"
+  | "no_udp_endpoint"
+  | "server_udp_unknown"
+  | "owner_gone"
+  | "store_error";
+
+export class MasterMetrics {
+  readonly registry = new Registry();
+
+  readonly registeredServers = new Gauge({
+    name: "gmnet_registered_servers",
+    help: "Registered game servers: held by this node (scope=node) or in the whole cluster (scope=cluster)",
+    labelNames: ["scope"] as const,
+    registers: [this.registry],
+  });
+  readonly tcpConnections = new Gauge({
+    name: "gmnet_tcp_connections",
+    help: "Open TCP connections by role",
+    labelNames: ["role"] as const,
+    registers: [this.registry],
+  });
+  readonly udpDatagrams = new Counter({
+    name: "gmnet_udp_datagrams_total",
+    help: "UDP datagrams received, by command and result",
+    labelNames: ["command", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly tcpCommands = new Counter({
+    name: "gmnet_tcp_commands_total",
+    help: "TCP commands received, by command and result",
+    labelNames: ["command", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly connectOutcomes = new Counter({
+    name: "gmnet_connect_outcomes_total",
+    help: "Outcomes of TCP connect requests",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly connectRepeats = new Counter({
+    name: "gmnet_connect_repeats_total",
+    help: "Connects repeated for the same client IP and server within the punch timeout (a likely punch failure)",
+    registers: [this.registry],
+  });
+  readonly mediationSeconds = new Histogram({
+    name: "gmnet_mediation_duration_seconds",
+    help: "From a TCP connect read to both -1 replies handed to the sockets (or routed), by route",
+    labelNames: ["route"] as const,
+    buckets: [
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    ],
+    registers: [this.registry],
+  });
+  readonly busMessages = new Counter({
+    name: "gmnet_bus_messages_total",
+    help: "Messages between nodes, by direction (sent/received), type and result",
+    labelNames: ["direction", "type", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: "gmnet_redis_errors_total",
+    help: "Redis command or connection errors",
+    registers: [this.registry],
+  });
+  readonly redisReconnects = new Counter({
+    name: "gmnet_redis_reconnects_total",
+    help: "Redis reconnections after a lost connection",
+    registers: [this.registry],
+  });
+  readonly badInput = new Counter({
+    name: "gmnet_bad_input_total",
+    help: "Rejected input by reason",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly lobbyRequests = new Counter({
+    name: "gmnet_lobby_requests_total",
+    help: "lobby2 requests by result",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly storeReachable = new Gauge({
+    name: "gmnet_store_up",
+    help: "1 while the shared store (Redis) is reachable, 0 otherwise",
+    registers: [this.registry],
+  });
+  readonly sourceAddressCollapsed = new Gauge({
+    name: "gmnet_source_address_collapsed",
+    help: "1 when recent game connections all came from one source address (a load balancer hiding sources)",
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    for (const role of ["unknown", "server", "client", "lobby"])
+      this.tcpConnections.set({ role }, 0);
+  }
+}

@@ -1,0 +1,131 @@
+// Binds the game port: TCP and UDP on the same number. The master never sends
+// anything over UDP (no reflection, no amplification).
+import { randomBytes } from "node:crypto";
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { createServer, isIPv6, type Server } from "node:net";
+import type { Logger } from "pino";
+import type { IpFormatter } from "../logging.js";
+import type { MasterMetrics } from "../metrics.js";
+import { decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
+import { LogThrottle } from "./log-throttle.js";
+import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
+import type { CommandHandler } from "./types.js";
+
+export interface GameListenerOptions extends TcpSessionOptions {
+  host: string;
+  port: number;
+  nodeId: string;
+}
+
+export class GameListener {
+  private readonly tcpServer: Server;
+  private readonly udpSocket: UdpSocket;
+  private readonly sessions = new Set<TcpSession>();
+  private readonly bootId = randomBytes(4).toString("hex");
+  private sequence = 0;
+  private readonly badInputLog = new LogThrottle();
+  private listening = false;
+
+  constructor(
+    private readonly options: GameListenerOptions,
+    private readonly handler: CommandHandler,
+    private readonly metrics: MasterMetrics,
+    private readonly logger: Logger,
+    private readonly formatIp: IpFormatter,
+  ) {
+    this.tcpServer = createServer({ noDelay: true }, (socket) => {
+      const id = `${options.nodeId}/${this.bootId}/${++this.sequence}`;
+      const session = new TcpSession(id, socket, options, {
+        handler,
+        metrics,
+        logger,
+        formatIp,
+        badInputLog: this.badInputLog,
+      });
+      this.sessions.add(session);
+      session.onClosed = () => this.sessions.delete(session);
+    });
+    this.tcpServer.on("error", (error) =>
+      logger.error({ err: error.message }, "TCP listener error"),
+    );
+    const ipv6 = isIPv6(options.host);
+    this.udpSocket = createSocket({ type: ipv6 ? "udp6" : "udp4", ipv6Only: false });
+    this.udpSocket.on("message", (datagram, remote) =>
+      this.onDatagram(datagram, remote.address, remote.port),
+    );
+    this.udpSocket.on("error", (error) => logger.error({ err: error.message }, "UDP socket error"));
+  }
+
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /** The bound port (useful when configured as 0 in tests). */
+  get port(): number {
+    const address = this.tcpServer.address();
+    return typeof address === "object" && address ? address.port : this.options.port;
+  }
+
+  get openConnections(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.tcpServer.once("error", reject);
+      this.tcpServer.listen(
+        { host: this.options.host, port: this.options.port, ipv6Only: false },
+        () => {
+          this.tcpServer.off("error", reject);
+          resolve();
+        },
+      );
+    });
+    // UDP takes the port TCP got, so port 0 (tests) still yields one number for both.
+    await new Promise<void>((resolve, reject) => {
+      this.udpSocket.once("error", reject);
+      this.udpSocket.bind({ address: this.options.host, port: this.port, exclusive: true }, () => {
+        this.udpSocket.off("error", reject);
+        resolve();
+      });
+    });
+    this.listening = true;
+  }
+
+  /** Stops accepting new connections and datagrams; open sessions stay. */
+  async stopAccepting(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    this.tcpServer.close();
+    await new Promise<void>((resolve) => this.udpSocket.close(() => resolve()));
+  }
+
+  closeAllSessions(reason: string): void {
+    for (const session of [...this.sessions]) session.close(reason);
+  }
+
+  async close(): Promise<void> {
+    await this.stopAccepting();
+    this.closeAllSessions("shutting down");
+  }
+
+  private onDatagram(datagram: Buffer, address: string, port: number): void {
+    const ip = normalizeIp(address);
+    const decoded = decodeUdpDatagram(datagram);
+    if (!decoded.ok || ip === null) {
+      const reason = decoded.ok ? "bad_source" : decoded.error.code;
+      this.metrics.udpDatagrams.inc({ command: "invalid", result: reason });
+      this.metrics.badInput.inc({ reason: `udp_${reason}` });
+      const suppressed = this.badInputLog.allow(`udp:${reason}`);
+      if (suppressed !== null) {
+        this.logger.warn(
+          { reason, peer: this.formatIp(ip ?? address), bytes: datagram.length, suppressed },
+          "ignored bad UDP datagram",
+        );
+      }
+      return;
+    }
+    this.metrics.udpDatagrams.inc({ command: decoded.command.kind, result: "ok" });
+    this.handler.onUdpCommand(ip, port, decoded.command);
+  }
+}

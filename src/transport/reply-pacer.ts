@@ -1,0 +1,63 @@
+// GameMaker hands a game one networking event per TCP read and the GMnet
+// scripts parse one reply per event, so two replies must never merge into one
+// read: each reply goes out in one write, at least `gapMs` after the previous.
+export interface ReplySink {
+  write(reply: Buffer): void;
+}
+
+export class ReplyPacer {
+  private readonly queue: Buffer[] = [];
+  private lastWriteAtMs = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private drainedCallback: (() => void) | null = null;
+
+  constructor(
+    private readonly sink: ReplySink,
+    private readonly gapMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  send(reply: Buffer): void {
+    if (this.stopped) return;
+    this.queue.push(reply);
+    this.flush();
+  }
+
+  /** Calls back once every queued reply has been written (at once if none are queued). */
+  onDrained(callback: () => void): void {
+    if (this.queue.length === 0) callback();
+    else this.drainedCallback = callback;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.drainedCallback = null;
+  }
+
+  private flush(): void {
+    if (this.timer || this.stopped) return;
+    while (this.queue.length > 0) {
+      const waitMs = this.lastWriteAtMs + this.gapMs - this.now();
+      if (waitMs > 0) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.flush();
+        }, waitMs);
+        return;
+      }
+      this.sink.write(this.queue.shift() as Buffer);
+      this.lastWriteAtMs = this.now();
+    }
+    const callback = this.drainedCallback;
+    this.drainedCallback = null;
+    callback?.();
+  }
+}

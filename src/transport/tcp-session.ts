@@ -1,0 +1,169 @@
+// One game TCP connection: PROXY header (optional), incremental decoding,
+// paced replies, idle timeout. Knows the codec and the CommandHandler, never
+// the store.
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import type { IpFormatter } from "../logging.js";
+import type { MasterMetrics } from "../metrics.js";
+import { normalizeIp, TcpCommandDecoder } from "../protocol/index.js";
+import type { LogThrottle } from "./log-throttle.js";
+import { MAX_PROXY_HEADER_BYTES, parseProxyV2Header } from "./proxy-protocol.js";
+import { ReplyPacer } from "./reply-pacer.js";
+import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
+
+export interface TcpSessionOptions {
+  replyGapMs: number;
+  idleTimeoutMs: number;
+  maxLineBytes: number;
+  proxyProtocol: boolean;
+}
+
+export interface TcpSessionContext {
+  handler: CommandHandler;
+  metrics: MasterMetrics;
+  logger: Logger;
+  formatIp: IpFormatter;
+  badInputLog: LogThrottle;
+}
+
+export class TcpSession implements GameConnection {
+  remoteIp: string;
+  remotePort: number;
+  private currentRole: ConnectionRole = "unknown";
+  private isClosed = false;
+  private ending = false;
+  private readonly decoder: TcpCommandDecoder;
+  private readonly pacer: ReplyPacer;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private proxyHeaderPending: Buffer | null;
+  private readonly logger: Logger;
+  /** Set once the transport saw the socket open, so close() can report it once. */
+  onClosed: (() => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: Socket,
+    private readonly options: TcpSessionOptions,
+    private readonly context: TcpSessionContext,
+  ) {
+    this.remoteIp = normalizeIp(socket.remoteAddress ?? "") ?? "0.0.0.0";
+    this.remotePort = socket.remotePort ?? 0;
+    this.decoder = new TcpCommandDecoder({ maxLineBytes: options.maxLineBytes });
+    this.pacer = new ReplyPacer({ write: (reply) => socket.write(reply) }, options.replyGapMs);
+    this.proxyHeaderPending = options.proxyProtocol ? Buffer.alloc(0) : null;
+    this.logger = context.logger.child({ conn: id, peer: context.formatIp(this.remoteIp) });
+    context.metrics.tcpConnections.inc({ role: "unknown" });
+
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000); // detects half-open server sockets eventually
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (error) => this.logger.debug({ err: error.message }, "socket error"));
+    socket.on("close", () => this.finish());
+    this.armIdleTimer();
+  }
+
+  get role(): ConnectionRole {
+    return this.currentRole;
+  }
+
+  set role(role: ConnectionRole) {
+    if (role === this.currentRole) return;
+    if (!this.isClosed) {
+      this.context.metrics.tcpConnections.dec({ role: this.currentRole });
+      this.context.metrics.tcpConnections.inc({ role });
+    }
+    this.currentRole = role;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  send(reply: Buffer): void {
+    if (this.isClosed || this.ending) return;
+    this.pacer.send(reply);
+  }
+
+  endAfterReplies(): void {
+    if (this.isClosed || this.ending) return;
+    this.ending = true;
+    this.pacer.onDrained(() => this.socket.end());
+  }
+
+  close(reason: string): void {
+    if (this.isClosed) return;
+    this.logger.debug({ reason }, "closing connection");
+    this.socket.destroy();
+    this.finish();
+  }
+
+  keepAlive(): void {
+    this.clearIdleTimer();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.isClosed) return;
+    let bytes = chunk;
+    if (this.proxyHeaderPending) {
+      const header = Buffer.concat([this.proxyHeaderPending, chunk]);
+      const parsed = parseProxyV2Header(header);
+      if (parsed.status === "need-more") {
+        if (header.length > MAX_PROXY_HEADER_BYTES)
+          return this.reject("proxy_header", "PROXY header too long");
+        this.proxyHeaderPending = header;
+        return;
+      }
+      if (parsed.status === "error") return this.reject("proxy_header", parsed.message);
+      this.proxyHeaderPending = null;
+      if (parsed.source) {
+        this.remoteIp = normalizeIp(parsed.source.ip) ?? this.remoteIp;
+        this.remotePort = parsed.source.port;
+      }
+      bytes = header.subarray(parsed.headerBytes);
+    }
+    for (const result of this.decoder.push(bytes)) {
+      if (!result.ok) {
+        this.context.metrics.tcpCommands.inc({ command: "invalid", result: result.error.code });
+        return this.reject(result.error.code, result.error.message);
+      }
+      this.context.metrics.tcpCommands.inc({ command: result.command.kind, result: "ok" });
+      if (this.role !== "server") this.armIdleTimer();
+      this.context.handler.onTcpCommand(this, result.command);
+      if (this.isClosed) return;
+    }
+  }
+
+  private reject(reason: string, message: string): void {
+    this.context.metrics.badInput.inc({ reason });
+    const suppressed = this.context.badInputLog.allow(`tcp:${reason}`);
+    if (suppressed !== null) {
+      this.logger.warn({ reason, suppressed }, `closing connection on bad input: ${message}`);
+    }
+    this.close(reason);
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      this.context.metrics.badInput.inc({ reason: "idle_timeout" });
+      this.close("idle timeout");
+    }, this.options.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private finish(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.clearIdleTimer();
+    this.pacer.stop();
+    this.context.metrics.tcpConnections.dec({ role: this.currentRole });
+    this.socket.destroy();
+    this.onClosed?.();
+    this.context.handler.onTcpClosed(this);
+  }
+}

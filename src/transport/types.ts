@@ -1,0 +1,30 @@
+// What the transport hands the master logic, and what it needs back from it.
+import type { TcpCommand, UdpCommand } from "../protocol/index.js";
+
+export type ConnectionRole = "unknown" | "server" | "client" | "lobby";
+
+/** One game TCP connection as the master logic sees it. */
+export interface GameConnection {
+  /** Unique across the cluster and across restarts: `<nodeId>/<sequence>`. */
+  readonly id: string;
+  /** Canonical public IP of the peer (after PROXY protocol, if on). */
+  readonly remoteIp: string;
+  readonly remotePort: number;
+  role: ConnectionRole;
+  readonly closed: boolean;
+  /** Queues one reply; replies to one socket are paced so a game reads each alone. */
+  send(reply: Buffer): void;
+  /** Sends nothing more; closes once queued replies are written. */
+  endAfterReplies(): void;
+  /** Closes at once, logging why. */
+  close(reason: string): void;
+  /** Keeps the socket past the idle timeout (registered servers live as long as they like). */
+  keepAlive(): void;
+}
+
+/** The master logic, called by the transport for every decoded command. */
+export interface CommandHandler {
+  onTcpCommand(connection: GameConnection, command: TcpCommand): void;
+  onTcpClosed(connection: GameConnection): void;
+  onUdpCommand(ip: string, port: number, command: UdpCommand): void;
+}

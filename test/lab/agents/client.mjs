@@ -1,0 +1,27 @@
+// Game client agent: runs the SDK's GameClient inside a LAN namespace.
+// usage: node client.mjs '<json GameClient options>'
+// stdin commands: {id,op:"connect",serverIp} -> {result, ms}; {id,op:"close"} -> {}
+// stdout also gets {ev:"ready"} once the SDK is loaded.
+import { loadSdk, onCommands, out } from "./sdk.mjs";
+
+const opts = JSON.parse(process.argv[2] ?? "{}");
+const { GameClient } = await loadSdk();
+const gc = new GameClient(opts);
+onCommands(async (c) => {
+  switch (c.op) {
+    case "connect": {
+      const t0 = Date.now();
+      const result = await gc.connect(c.serverIp);
+      return { result, ms: Date.now() - t0 };
+    }
+    case "close":
+      await gc.close();
+      return {};
+    default:
+      throw new Error(`unknown op ${c.op}`);
+  }
+});
+process.on("SIGTERM", () => {
+  Promise.resolve(gc.close()).finally(() => process.exit(0));
+});
+out({ ev: "ready" });
