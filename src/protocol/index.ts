@@ -5,3 +5,4 @@ export * from "./ip.js";
 export * from "./messages.js";
 export * from "./tcp-decoder.js";
 export * from "./udp-decoder.js";
+export * from "./game-side.js";
