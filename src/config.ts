@@ -447,6 +447,8 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
     const items = Array.isArray(entry.value) ? entry.value : String(entry.value).split(",");
     return items.map((item) => item.trim()).filter((item) => item !== "");
   };
+  // Errors name where the bad value came from (flag, env var or file key).
+  const sourceOf = (key: string): string => raw.get(key)?.source ?? key;
   const address = (key: string, fallback: string): string => {
     const text = str(key) ?? fallback;
     if (isIP(text) === 0)
@@ -464,7 +466,7 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
     problems.push("choose one of REDIS_URL, GMNET_REDIS_SENTINELS and GMNET_REDIS_CLUSTER_NODES");
   } else if (redisUrl) {
     if (!/^rediss?:\/\//.test(redisUrl))
-      problems.push(`REDIS_URL: "${redisUrl}" must start with redis:// or rediss://`);
+      problems.push(`${sourceOf("redisUrl")}: "${redisUrl}" must start with redis:// or rediss://`);
     redis = { kind: "url", url: redisUrl };
   } else if (sentinels.length > 0) {
     redis = {
@@ -483,15 +485,19 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
 
   const minVersion = str("minVersion") ?? "";
   if (minVersion !== "" && !/^\d+(\.\d+)*$/.test(minVersion)) {
-    problems.push(`GMNET_MIN_VERSION: "${minVersion}" is not a dotted version like 1.2.0`);
+    problems.push(`${sourceOf("minVersion")}: "${minVersion}" is not a dotted version like 1.2.0`);
   }
   const keyPrefix = str("keyPrefix") ?? "gmnet";
   if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(keyPrefix)) {
-    problems.push(`GMNET_KEY_PREFIX: "${keyPrefix}" may use letters, digits and : _ . - (1 to 64)`);
+    problems.push(
+      `${sourceOf("keyPrefix")}: "${keyPrefix}" may use letters, digits and : _ . - (1 to 64)`,
+    );
   }
   const nodeId = str("nodeId") ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(nodeId)) {
-    problems.push(`GMNET_NODE_ID: "${nodeId}" may use letters, digits and _ . : - (1 to 128)`);
+    problems.push(
+      `${sourceOf("nodeId")}: "${nodeId}" may use letters, digits and _ . : - (1 to 128)`,
+    );
   }
 
   const config: MasterConfig = {

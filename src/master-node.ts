@@ -4,6 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { MemoryBackend } from "./cluster/memory/memory-backend.js";
+import { RedisBackend } from "./cluster/redis/redis-backend.js";
 import type { StoreTimings } from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
 import type { MasterConfig } from "./config.js";
@@ -225,7 +226,11 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-const defaultBackend: BackendFactory = async (config, timings) => {
+const defaultBackend: BackendFactory = async (config, timings, metrics, logger) => {
   if (config.redis === null) return new MemoryBackend(config.nodeId, timings);
-  throw new Error("Redis backend not wired yet");
+  return RedisBackend.start(
+    { target: config.redis, keyPrefix: config.keyPrefix, nodeId: config.nodeId, timings },
+    metrics,
+    logger,
+  );
 };

@@ -18,5 +18,13 @@ export function normalizeIp(raw: string): string | null {
     return lower.slice(V4_MAPPED_PREFIX.length);
   }
   // The WHATWG URL parser prints IPv6 in its compressed canonical form.
-  return new URL(`http://[${lower}]/`).hostname.slice(1, -1);
+  const canonical = new URL(`http://[${lower}]/`).hostname.slice(1, -1);
+  // A v4-mapped address written in hex (e.g. from a PROXY v2 TCP6 header) is still IPv4.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped) {
+    const high = Number.parseInt(mapped[1] as string, 16);
+    const low = Number.parseInt(mapped[2] as string, 16);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+  }
+  return canonical;
 }
