@@ -44,6 +44,7 @@ export interface MasterConfig {
   lobbyOrder: LobbyOrder;
   minVersion: string;
   maxLineBytes: number;
+  udpReceiveBufferBytes: number;
 }
 
 type OptionType = "int" | "string" | "bool" | "list";
@@ -523,6 +524,7 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
     lobbyOrder: (str("lobbyOrder") ?? "documented") as LobbyOrder,
     minVersion,
     maxLineBytes: int("maxLineBytes", 1024),
+    udpReceiveBufferBytes: int("udpReceiveBufferBytes", 4 * 1024 * 1024),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -86,6 +86,7 @@ export class MasterNode {
         replyGapMs: config.replyGapMs,
         idleTimeoutMs: config.idleTimeoutMs,
         maxLineBytes: config.maxLineBytes,
+        udpReceiveBufferBytes: config.udpReceiveBufferBytes,
         proxyProtocol: config.proxyProtocol === "v2",
       },
       mediator,

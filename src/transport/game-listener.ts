@@ -15,6 +15,7 @@ export interface GameListenerOptions extends TcpSessionOptions {
   host: string;
   port: number;
   nodeId: string;
+  udpReceiveBufferBytes: number;
 }
 
 export class GameListener {
@@ -89,6 +90,22 @@ export class GameListener {
         resolve();
       });
     });
+    try {
+      this.udpSocket.setRecvBufferSize(this.options.udpReceiveBufferBytes);
+    } catch (error) {
+      this.logger.warn(
+        { err: (error as Error).message },
+        "could not enlarge the UDP receive buffer",
+      );
+    }
+    // Linux reports twice the granted size (bookkeeping overhead included).
+    const grantedBytes = this.udpSocket.getRecvBufferSize();
+    if (grantedBytes < this.options.udpReceiveBufferBytes) {
+      this.logger.warn(
+        { requestedBytes: this.options.udpReceiveBufferBytes, grantedBytes },
+        "UDP receive buffer capped by the kernel (raise net.core.rmem_max): bursts of UDP reg/connect may be dropped",
+      );
+    }
     this.listening = true;
   }
 

@@ -1,0 +1,146 @@
+// Redis for tests. Shared use: REDIS_URL if set; else testcontainers when a
+// Docker engine answers; else a `redis-server` binary on PATH started on a
+// free port. Tests that kill and restart Redis own a redis-server process.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { freeTcpPort, waitFor } from "./master.js";
+
+export interface RedisForTests {
+  url: string;
+  /** How it was obtained, for skip messages and logs. */
+  source: "REDIS_URL" | "testcontainers" | "redis-server";
+  close(): Promise<void>;
+}
+
+export function hasRedisServerBinary(): boolean {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dockerMayExist(): boolean {
+  return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
+}
+
+/** A key prefix of its own per test, so tests sharing one Redis never see each other. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(4).toString("hex")}`;
+}
+
+export async function sharedRedis(): Promise<RedisForTests> {
+  if (process.env.REDIS_URL) {
+    return { url: process.env.REDIS_URL, source: "REDIS_URL", close: async () => undefined };
+  }
+  if (dockerMayExist()) {
+    try {
+      const { RedisContainer } = await import("@testcontainers/redis");
+      const container = await new RedisContainer("redis:7-alpine").start();
+      return {
+        url: container.getConnectionUrl(),
+        source: "testcontainers",
+        close: async () => {
+          await container.stop();
+        },
+      };
+    } catch {
+      // no engine answering: fall through to a local binary
+    }
+  }
+  const server = await OwnedRedisServer.start();
+  return { url: server.url, source: "redis-server", close: () => server.stop() };
+}
+
+/** A redis-server process this test owns: it can be killed, restarted (empty) and inspected. */
+export class OwnedRedisServer {
+  private process: ChildProcess | null = null;
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<OwnedRedisServer> {
+    const server = new OwnedRedisServer(await freeTcpPort());
+    await server.restart();
+    return server;
+  }
+
+  /** Starts (again) on the same port with an empty dataset. */
+  async restart(): Promise<void> {
+    if (this.process) await this.kill();
+    const child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+      ],
+      { stdio: "ignore" },
+    );
+    this.process = child;
+    await waitFor(
+      async () => {
+        const probe = new Redis(this.url, {
+          lazyConnect: true,
+          retryStrategy: () => null,
+          maxRetriesPerRequest: 0,
+        });
+        probe.on("error", () => undefined);
+        try {
+          await probe.connect();
+          return (await probe.ping()) === "PONG";
+        } catch {
+          return false;
+        } finally {
+          probe.disconnect();
+        }
+      },
+      10_000,
+      `redis-server on ${this.port}`,
+    );
+  }
+
+  /** SIGKILL: the dataset is gone, connections drop at once. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    this.process = null;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+  }
+
+  /** A client for assertions (INFO, keys); the caller disconnects it. */
+  client(): Redis {
+    return new Redis(this.url);
+  }
+}
+
+/** Calls per command from INFO commandstats, e.g. { evalsha: 3, publish: 1 }. */
+export async function commandCalls(client: Redis): Promise<Record<string, number>> {
+  const info = await client.info("commandstats");
+  const calls: Record<string, number> = {};
+  for (const line of info.split("\n")) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (match) calls[match[1] as string] = Number(match[2]);
+  }
+  return calls;
+}
