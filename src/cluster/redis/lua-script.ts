@@ -22,6 +22,10 @@ export class LuaScript {
     return new LuaScript(name, source);
   }
 
+  async preload(client: RedisClient): Promise<void> {
+    await client.script("LOAD", this.source);
+  }
+
   async run(
     client: RedisClient,
     keys: readonly string[],

@@ -57,9 +57,14 @@ export class RedisBackend implements ClusterBackend {
     const bus = new RedisBus(connection, keys, options.nodeId, wakeups, metrics, log);
     const nodes = new RedisNodeDirectory(connection.commands, keys, options.timings.leaseMs);
     const backend = new RedisBackend(connection, registry, bus, nodes);
+    const preload = () =>
+      registry
+        .preloadScripts()
+        .catch((error: Error) => log.debug({ err: error.message }, "script preload failed"));
+    connection.commands.on("ready", preload);
     const subscribed = bus.start(); // queued until the subscriber connects
     const ready = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
-    if (ready) await subscribed;
+    if (ready) await Promise.all([subscribed, preload()]);
     else {
       subscribed.catch(() => undefined);
       log.warn("redis not reachable yet: starting not-ready, retrying in the background");

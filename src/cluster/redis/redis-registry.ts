@@ -59,6 +59,11 @@ export class RedisRegistry implements Registry {
     this.keyTtlMs = options.leaseMs * 2;
   }
 
+  /** Loads every script into Redis' cache so the first connect costs one round trip, not two. */
+  async preloadScripts(): Promise<void> {
+    await Promise.all(Object.values(scripts).map((script) => script.preload(this.client)));
+  }
+
   async recordServerUdp(ip: string, port: number): Promise<void> {
     await scripts.recordServerUdp.run(
       this.client,

@@ -1,0 +1,201 @@
+// Faults with nothing lost: Redis restarted empty or down, a node SIGKILLed
+// or SIGTERMed. Each test owns its redis-server process.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type NodeProcess, spawnNode } from "../helpers/processes.js";
+import {
+  MASTER_HOST,
+  metricValue,
+  Resources,
+  type TestMaster,
+  waitFor,
+} from "../helpers/master.js";
+import {
+  commandCalls,
+  hasRedisServerBinary,
+  OwnedRedisServer,
+  uniquePrefix,
+} from "../helpers/redis.js";
+import {
+  NOT_FOUND,
+  peerReply,
+  tcpConnect,
+  tcpReg2,
+  UDP_CONNECT,
+  UDP_REG,
+} from "../helpers/wire.js";
+
+const res = new Resources();
+let redis: OwnedRedisServer;
+let prefix: string;
+
+beforeEach(async () => {
+  redis = await OwnedRedisServer.start();
+  prefix = uniquePrefix();
+});
+afterEach(async () => {
+  await res.closeAll();
+  await redis.stop();
+});
+
+function node(id: string, config: Record<string, unknown> = {}, http = false): Promise<TestMaster> {
+  return res.master({
+    nodeId: `${prefix}-${id}`,
+    env: { REDIS_URL: redis.url, GMNET_KEY_PREFIX: prefix },
+    config,
+    http,
+  });
+}
+
+async function spawn(
+  id: string,
+  host: string,
+  env: Record<string, string> = {},
+): Promise<NodeProcess> {
+  const child = await spawnNode({
+    nodeId: `${prefix}-${id}`,
+    host,
+    env: { REDIS_URL: redis.url, GMNET_KEY_PREFIX: prefix, GMNET_REPLY_GAP_MS: "20", ...env },
+  });
+  res.add(child, (c) => {
+    if (c.child.exitCode === null) c.kill("SIGKILL");
+    return c.exited;
+  });
+  return child;
+}
+
+async function registerRaw(port: number, ip: string, host = MASTER_HOST) {
+  const udp = await res.udp(ip);
+  await udp.send(UDP_REG, port, host);
+  const tcp = res.add(
+    await (await import("../helpers/master.js")).RawTcp.connect(port, ip, host),
+    (t) => t.close(),
+  );
+  tcp.send(tcpReg2("1.2.4", ["Game"]));
+  return { udp, tcp };
+}
+
+async function adminServer(child: NodeProcess, ip: string): Promise<number> {
+  const response = await fetch(`http://${child.host}:${child.httpPort}/admin/servers/${ip}`);
+  return response.status;
+}
+
+describe.skipIf(!hasRedisServerBinary())("cluster faults (own redis-server)", () => {
+  it("restores every live registration within one refresh after Redis restarts empty", async () => {
+    const a = await node("a", { leaseMs: 1_500 });
+    const b = await node("b", { leaseMs: 1_500 });
+    await registerRaw(a.gamePort, "127.0.0.2");
+    await waitFor(
+      () => b.node.backend.registry.findServer("127.0.0.2").catch(() => null),
+      5_000,
+      "registration",
+    );
+    await redis.restart(); // SIGKILL + start on the same port: empty dataset
+    const restored = await waitFor(
+      () => b.node.backend.registry.findServer("127.0.0.2").catch(() => null),
+      15_000,
+      "the registration to be restored",
+    );
+    expect(restored.ownerNodeId).toBe(a.node.config.nodeId);
+    expect(restored.udpPort).not.toBeNull();
+  });
+
+  it("stays up while Redis is down: /readyz 503, connects answered -2; ready again when it returns", async () => {
+    const a = await node("a", { leaseMs: 1_500 }, true);
+    expect((await fetch(`${a.httpUrl}/readyz`)).status).toBe(200);
+    await redis.kill();
+    await waitFor(
+      async () => (await fetch(`${a.httpUrl}/readyz`)).status === 503,
+      10_000,
+      "not ready",
+    );
+    const udp = await res.udp("127.0.0.3");
+    await udp.send(UDP_CONNECT, a.gamePort);
+    const client = await res.tcp(a.gamePort, "127.0.0.3");
+    client.send(tcpConnect("127.0.0.2"));
+    expect(await client.waitForBytes(1, 10_000)).toEqual(NOT_FOUND);
+    const metrics = await (await fetch(`${a.httpUrl}/metrics`)).text();
+    expect(metricValue(metrics, "gmnet_connect_outcomes_total", '{outcome="store_error"}')).toBe(1);
+    expect(metricValue(metrics, "gmnet_store_up")).toBe(0);
+    await redis.restart();
+    await waitFor(
+      async () => (await fetch(`${a.httpUrl}/readyz`)).status === 200,
+      15_000,
+      "ready again",
+    );
+  });
+
+  it("answers -2 and removes the stale entry when the owning node was SIGKILLed", async () => {
+    const a = await spawn("a", "127.0.0.11");
+    const b = await spawn("b", "127.0.0.12");
+    const server = await registerRaw(a.port, "127.0.0.2", a.host);
+    await waitFor(async () => (await adminServer(b, "127.0.0.2")) === 200, 5_000, "registration");
+    a.kill("SIGKILL");
+    await a.exited;
+    await server.tcp.waitForClose();
+    const udp = await res.udp("127.0.0.3");
+    await udp.send(UDP_CONNECT, b.port, b.host);
+    const client = res.add(
+      await (await import("../helpers/master.js")).RawTcp.connect(b.port, "127.0.0.3", b.host),
+      (t) => t.close(),
+    );
+    client.send(tcpConnect("127.0.0.2"));
+    expect(await client.waitForBytes(1)).toEqual(NOT_FOUND);
+    expect(await adminServer(b, "127.0.0.2")).toBe(404);
+    const metrics = await (await fetch(`http://${b.host}:${b.httpPort}/metrics`)).text();
+    expect(metricValue(metrics, "gmnet_connect_outcomes_total", '{outcome="owner_gone"}')).toBe(1);
+  });
+
+  it("expires a SIGKILLed node's registrations within the lease, with no connect needed", async () => {
+    const a = await spawn("a", "127.0.0.11", { GMNET_LEASE_MS: "2000" });
+    const b = await spawn("b", "127.0.0.12", { GMNET_LEASE_MS: "2000" });
+    await registerRaw(a.port, "127.0.0.2", a.host);
+    await waitFor(async () => (await adminServer(b, "127.0.0.2")) === 200, 5_000, "registration");
+    const killedAt = Date.now();
+    a.kill("SIGKILL");
+    // Lease 2 s, pruned by B's refresh every lease/3: gone within lease + one refresh (+ slack).
+    await waitFor(async () => (await adminServer(b, "127.0.0.2")) === 404, 6_000, "expiry");
+    expect(Date.now() - killedAt).toBeGreaterThan(1_000); // not removed on the spot: it was a lease
+  });
+
+  it("drains on SIGTERM: exits 0, removes its registrations, closes game sockets", async () => {
+    const a = await spawn("a", "127.0.0.11", { GMNET_DRAIN_TIMEOUT_MS: "2000" });
+    const b = await spawn("b", "127.0.0.12");
+    const server = await registerRaw(a.port, "127.0.0.2", a.host);
+    await waitFor(async () => (await adminServer(b, "127.0.0.2")) === 200, 5_000, "registration");
+    a.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+    await server.tcp.waitForClose();
+    expect(await adminServer(b, "127.0.0.2")).toBe(404);
+    expect(a.logs.some((line) => line.msg === "draining")).toBe(true);
+  });
+
+  it("costs one Redis round trip and one PUBLISH per cross-node connect (plus one for the UDP connect)", async () => {
+    const a = await node("a", { leaseMs: 600_000 });
+    const b = await node("b", { leaseMs: 600_000 });
+    const server = await registerRaw(a.gamePort, "127.0.0.2");
+    await waitFor(() => b.node.backend.registry.findServer("127.0.0.2"), 5_000, "registration");
+    const udp = await res.udp("127.0.0.3");
+    const client = await res.tcp(b.gamePort, "127.0.0.3");
+    const probe = redis.client();
+    try {
+      await probe.config("RESETSTAT");
+      await udp.send(UDP_CONNECT, b.gamePort);
+      await waitFor(
+        async () => (await commandCalls(probe)).evalsha === 1,
+        5_000,
+        "the UDP connect",
+      );
+      client.send(tcpConnect("127.0.0.2"));
+      const expected = peerReply("127.0.0.2", server.udp.port);
+      expect(await client.waitForBytes(expected.length)).toEqual(expected);
+      await server.tcp.waitForBytes(1);
+      const calls = await commandCalls(probe);
+      // Top-level commands only: what scripts call inside Redis is not a round trip.
+      expect(calls.evalsha).toBe(2);
+      expect(calls.publish).toBe(1);
+      expect(calls.eval ?? 0).toBe(0);
+    } finally {
+      probe.disconnect();
+    }
+  });
+});
