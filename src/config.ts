@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 
 export type LogIpMode = "full" | "hash" | "truncate";
-export type ProxyProtocolMode = "off" | "v2";
+export type ProxyProtocolMode = "off" | "v1" | "v2" | "on";
 export type LobbyOrder = "documented" | "reference";
 
 export interface HostPort {
@@ -187,8 +187,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "GMNET_PROXY_PROTOCOL",
     type: "string",
     defaultText: "off",
-    choices: ["off", "v2"],
-    description: "Expect a PROXY protocol v2 header on every TCP connection",
+    choices: ["off", "v1", "v2", "on"],
+    description:
+      "Expect a PROXY protocol header on every game TCP connection (when not off, v1 and v2 are both accepted)",
   },
   {
     key: "drainTimeoutMs",

@@ -87,7 +87,7 @@ export class MasterNode {
         idleTimeoutMs: config.idleTimeoutMs,
         maxLineBytes: config.maxLineBytes,
         udpReceiveBufferBytes: config.udpReceiveBufferBytes,
-        proxyProtocol: config.proxyProtocol === "v2",
+        proxyProtocol: config.proxyProtocol !== "off",
       },
       mediator,
       metrics,
@@ -148,7 +148,12 @@ export class MasterNode {
       store: this.backend.status().storeReachable,
       notDraining: !this.draining,
     };
-    return { ready: checks.listening && checks.store && checks.notDraining, checks };
+    const warnings = this.listener.sourceMonitor.isCollapsed
+      ? [
+          "every recent game connection came from one source address: check that the load balancer keeps sources",
+        ]
+      : [];
+    return { ready: checks.listening && checks.store && checks.notDraining, checks, warnings };
   }
 
   /** Keeps owned registrations alive and restores any the store lost; heartbeats the node. */

@@ -20,6 +20,8 @@ import {
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
+  /** Problems that do not make the node unready but that an operator must see. */
+  warnings?: string[];
 }
 
 export interface HttpServerDependencies {
@@ -110,9 +112,11 @@ export function buildHttpServer(deps: HttpServerDependencies): FastifyInstance {
 
   app.get("/readyz", async (_request, reply) => {
     const readiness = deps.readiness();
-    return reply
-      .code(readiness.ready ? 200 : 503)
-      .send({ ready: readiness.ready, checks: readiness.checks });
+    return reply.code(readiness.ready ? 200 : 503).send({
+      ready: readiness.ready,
+      checks: readiness.checks,
+      warnings: readiness.warnings ?? [],
+    });
   });
 
   app.get("/metrics", async (_request, reply) => {

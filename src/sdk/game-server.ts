@@ -80,7 +80,12 @@ export class GameServer extends EventEmitter {
 
   /** Binds UDP and registers (UDP `reg`, then TCP `reg`/`reg2`); resolves once sent. */
   async start(): Promise<void> {
-    this.udp = await bindUdp(this.options.bindHost, this.options.udpPort);
+    const udp = await bindUdp(this.options.bindHost, this.options.udpPort);
+    if (this.closing) {
+      await closeUdp(udp); // closed while binding: nothing may outlive close()
+      return;
+    }
+    this.udp = udp;
     this.udp.on("message", (datagram, remote) =>
       this.onDatagram(datagram, { ip: remote.address, port: remote.port }),
     );
@@ -109,6 +114,10 @@ export class GameServer extends EventEmitter {
       );
       socket.once("error", reject);
     });
+    if (this.closing) {
+      tcp.destroy(); // closed while connecting: do not register a socket nobody owns
+      return;
+    }
     tcp.setNoDelay(true);
     this.tcp = tcp;
     const parser = new MasterReplyParser();

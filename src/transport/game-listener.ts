@@ -8,8 +8,12 @@ import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
 import { LogThrottle } from "./log-throttle.js";
+import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
 import type { CommandHandler } from "./types.js";
+
+/** Connections looked at; big enough that one busy game host cannot trip it alone. */
+const SOURCE_WINDOW = 50;
 
 export interface GameListenerOptions extends TcpSessionOptions {
   host: string;
@@ -26,6 +30,7 @@ export class GameListener {
   private sequence = 0;
   private readonly badInputLog = new LogThrottle();
   private listening = false;
+  readonly sourceMonitor: SourceAddressMonitor;
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -34,6 +39,15 @@ export class GameListener {
     private readonly logger: Logger,
     private readonly formatIp: IpFormatter,
   ) {
+    this.sourceMonitor = new SourceAddressMonitor(SOURCE_WINDOW, (collapsed, sourceIp) => {
+      metrics.sourceAddressCollapsed.set(collapsed ? 1 : 0);
+      if (collapsed) {
+        logger.warn(
+          { source: formatIp(sourceIp), connections: SOURCE_WINDOW },
+          "every recent game connection came from one address: a load balancer is probably hiding the real sources, and punching will fail",
+        );
+      } else logger.info("game connections come from several addresses again");
+    });
     this.tcpServer = createServer({ noDelay: true }, (socket) => {
       const id = `${options.nodeId}/${this.bootId}/${++this.sequence}`;
       const session = new TcpSession(id, socket, options, {
@@ -42,6 +56,7 @@ export class GameListener {
         logger,
         formatIp,
         badInputLog: this.badInputLog,
+        observeSource: (ip) => this.sourceMonitor.observe(ip),
       });
       this.sessions.add(session);
       session.onClosed = () => this.sessions.delete(session);

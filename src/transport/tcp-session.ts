@@ -7,7 +7,7 @@ import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { normalizeIp, TcpCommandDecoder } from "../protocol/index.js";
 import type { LogThrottle } from "./log-throttle.js";
-import { MAX_PROXY_HEADER_BYTES, parseProxyV2Header } from "./proxy-protocol.js";
+import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";
 import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
 
@@ -24,6 +24,8 @@ export interface TcpSessionContext {
   logger: Logger;
   formatIp: IpFormatter;
   badInputLog: LogThrottle;
+  /** Told each connection's source address once its first command arrives (after any PROXY header). */
+  observeSource: (ip: string) => void;
 }
 
 export class TcpSession implements GameConnection {
@@ -37,6 +39,7 @@ export class TcpSession implements GameConnection {
   private idleTimer: NodeJS.Timeout | null = null;
   private proxyHeaderPending: Buffer | null;
   private readonly logger: Logger;
+  private sourceObserved = false;
   /** Set once the transport saw the socket open, so close() can report it once. */
   onClosed: (() => void) | null = null;
 
@@ -106,7 +109,7 @@ export class TcpSession implements GameConnection {
     let bytes = chunk;
     if (this.proxyHeaderPending) {
       const header = Buffer.concat([this.proxyHeaderPending, chunk]);
-      const parsed = parseProxyV2Header(header);
+      const parsed = parseProxyHeader(header);
       if (parsed.status === "need-more") {
         if (header.length > MAX_PROXY_HEADER_BYTES)
           return this.reject("proxy_header", "PROXY header too long");
@@ -127,6 +130,10 @@ export class TcpSession implements GameConnection {
         return this.reject(result.error.code, result.error.message);
       }
       this.context.metrics.tcpCommands.inc({ command: result.command.kind, result: "ok" });
+      if (!this.sourceObserved) {
+        this.sourceObserved = true;
+        this.context.observeSource(this.remoteIp);
+      }
       if (this.role !== "server") this.armIdleTimer();
       this.context.handler.onTcpCommand(this, result.command);
       if (this.isClosed) return;
