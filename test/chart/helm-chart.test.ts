@@ -34,7 +34,7 @@ function findHelm(): { bin: string | null; reason: string } {
     encoding: "utf8",
     timeout: 300_000,
   });
-  const bin = r.status === 0 ? r.stdout.trim().split("\n").pop() ?? "" : "";
+  const bin = r.status === 0 ? (r.stdout.trim().split("\n").pop() ?? "") : "";
   if (bin) return { bin, reason: "" };
   const reason = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n").join("; ");
   return { bin: null, reason };
@@ -46,7 +46,11 @@ if (!helm.bin) {
 }
 
 function runHelm(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(helm.bin as string, args, { encoding: "utf8", timeout: 60_000, maxBuffer: 32 * 1024 * 1024 });
+  const r = spawnSync(helm.bin as string, args, {
+    encoding: "utf8",
+    timeout: 60_000,
+    maxBuffer: 32 * 1024 * 1024,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -55,12 +59,20 @@ function valuesArgs(file: string | null, extra: string[] = []): string[] {
 }
 
 function render(file: string | null, extra: string[] = []): Obj[] {
-  const r = runHelm(["template", RELEASE, chartDir, "--namespace", NAMESPACE, ...valuesArgs(file, extra)]);
+  const r = runHelm([
+    "template",
+    RELEASE,
+    chartDir,
+    "--namespace",
+    NAMESPACE,
+    ...valuesArgs(file, extra),
+  ]);
   if (r.status !== 0) throw new Error(`helm template failed (${file ?? "defaults"}):\n${r.stderr}`);
   const docs = parseAllDocuments(r.stdout);
   const out: Obj[] = [];
   for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors.map((e) => e.message).join("; ")}`);
+    if (doc.errors.length > 0)
+      throw new Error(`invalid YAML: ${doc.errors.map((e) => e.message).join("; ")}`);
     const js = doc.toJS();
     if (js !== null && js !== undefined) out.push(js as Obj);
   }
@@ -129,7 +141,8 @@ const one = (objs: Obj[], kind: string): Obj => {
 const container = (objs: Obj[]): Obj => one(objs, "Deployment").spec.template.spec.containers[0];
 const envMap = (c: Obj): Map<string, Obj> => new Map((c.env ?? []).map((e: Obj) => [e.name, e]));
 const envValue = (c: Obj, name: string): string | undefined => envMap(c).get(name)?.value;
-const gameServices = (objs: Obj[]) => byKind(objs, "Service").filter((s) => !s.metadata.name.endsWith("-metrics"));
+const gameServices = (objs: Obj[]) =>
+  byKind(objs, "Service").filter((s) => !s.metadata.name.endsWith("-metrics"));
 
 const CASES: Array<{ name: string; file: string | null }> = [
   { name: "defaults", file: null },
@@ -139,12 +152,21 @@ const CASES: Array<{ name: string; file: string | null }> = [
     .map((f) => ({ name: f.replace(/-values\.yaml$|\.yaml$/, ""), file: f })),
 ];
 
-const suiteName = helm.bin ? "helm chart gmnet-master" : `helm chart gmnet-master (skipped: no helm binary — ${helm.reason})`;
+const suiteName = helm.bin
+  ? "helm chart gmnet-master"
+  : `helm chart gmnet-master (skipped: no helm binary — ${helm.reason})`;
 
 describe.skipIf(!helm.bin)(suiteName, () => {
   it("has one values file per option in ci/", () => {
     const names = CASES.map((c) => c.name);
-    for (const want of ["split-service", "hostnetwork", "servicemonitor-hpa", "sentinel", "cluster", "existing-secret"]) {
+    for (const want of [
+      "split-service",
+      "hostnetwork",
+      "servicemonitor-hpa",
+      "sentinel",
+      "cluster",
+      "existing-secret",
+    ]) {
       expect(names).toContain(want);
     }
   });
@@ -180,9 +202,11 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       }
       const dep = one(objs, "Deployment");
       const podLabels = dep.spec.template.metadata.labels;
-      for (const [k, v] of Object.entries(dep.spec.selector.matchLabels)) expect(podLabels[k]).toBe(v);
+      for (const [k, v] of Object.entries(dep.spec.selector.matchLabels))
+        expect(podLabels[k]).toBe(v);
       for (const svc of byKind(objs, "Service")) {
-        for (const [k, v] of Object.entries(svc.spec.selector as Obj)) expect(podLabels[k], `${svc.metadata.name} selector`).toBe(v);
+        for (const [k, v] of Object.entries(svc.spec.selector as Obj))
+          expect(podLabels[k], `${svc.metadata.name} selector`).toBe(v);
       }
       const pdb = byKind(objs, "PodDisruptionBudget")[0];
       if (pdb) expect(pdb.spec.selector.matchLabels).toEqual(dep.spec.selector.matchLabels);
@@ -205,14 +229,20 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       const c = container(objs);
       const containerPorts = new Map<string, Obj>(c.ports.map((p: Obj) => [p.name, p]));
       const svcs = gameServices(objs);
-      if (objs.some((o) => o.kind === "Deployment" && o.spec.template.spec.hostNetwork) && svcs.length === 0) return;
+      if (
+        objs.some((o) => o.kind === "Deployment" && o.spec.template.spec.hostNetwork) &&
+        svcs.length === 0
+      )
+        return;
       expect(svcs.length).toBeGreaterThanOrEqual(1);
       const all = svcs.flatMap((s) => s.spec.ports as Obj[]);
       expect(new Set(all.map((p) => p.protocol))).toEqual(new Set(["TCP", "UDP"]));
       expect(new Set(all.map((p) => p.port))).toEqual(new Set([6510]));
       for (const p of all) {
         // targetPort names a container port of the same protocol
-        expect(containerPorts.get(p.targetPort)?.protocol, `targetPort ${p.targetPort}`).toBe(p.protocol);
+        expect(containerPorts.get(p.targetPort)?.protocol, `targetPort ${p.targetPort}`).toBe(
+          p.protocol,
+        );
       }
       for (const s of svcs) {
         if (s.spec.type === "LoadBalancer" || s.spec.type === "NodePort") {
@@ -232,7 +262,11 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       const objs = render(file);
       const pod = one(objs, "Deployment").spec.template.spec;
       const c = pod.containers[0];
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
       expect(c.securityContext).toMatchObject({
         runAsNonRoot: true,
         runAsUser: 10001,
@@ -251,7 +285,9 @@ describe.skipIf(!helm.bin)(suiteName, () => {
     it("sets only env vars the app reads, with the node id from the pod name", () => {
       const c = container(render(file));
       for (const e of c.env) expect(ALLOWED_ENV.has(e.name), `unexpected env ${e.name}`).toBe(true);
-      expect(envMap(c).get("GMNET_NODE_ID")?.valueFrom).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
+      expect(envMap(c).get("GMNET_NODE_ID")?.valueFrom).toEqual({
+        fieldRef: { fieldPath: "metadata.name" },
+      });
       for (const e of c.env) {
         if ("value" in e) expect(typeof e.value, e.name).toBe("string");
         expect(String(e.value ?? "")).not.toMatch(/e\+\d/); // no float formatting of big numbers
@@ -268,7 +304,9 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       expect(pre.sleep ?? pre.exec.command[0]).toBeTruthy();
       const drainMs = Number(envValue(c, "GMNET_DRAIN_TIMEOUT_MS") ?? 0);
       expect(drainMs).toBeGreaterThan(0);
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(sleep + Math.ceil(drainMs / 1000));
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(
+        sleep + Math.ceil(drainMs / 1000),
+      );
     });
 
     it("resolves every secretKeyRef to the chart's Secret key or a user-named Secret", () => {
@@ -308,12 +346,21 @@ describe.skipIf(!helm.bin)(suiteName, () => {
         { name: "game-tcp", protocol: "TCP", port: 6510, targetPort: "game-tcp" },
         { name: "game-udp", protocol: "UDP", port: 6510, targetPort: "game-udp" },
       ]);
-      const metrics = byKind(objs, "Service").find((s) => s.metadata.name === `${FULLNAME}-metrics`);
+      const metrics = byKind(objs, "Service").find(
+        (s) => s.metadata.name === `${FULLNAME}-metrics`,
+      );
       expect(metrics?.spec.type).toBe("ClusterIP");
-      expect(metrics?.spec.ports).toEqual([{ name: "http", protocol: "TCP", port: 9510, targetPort: "http" }]);
+      expect(metrics?.spec.ports).toEqual([
+        { name: "http", protocol: "TCP", port: 9510, targetPort: "http" },
+      ]);
       const secret = one(objs, "Secret");
-      expect(Buffer.from(secret.data["admin-token"], "base64").toString()).toMatch(/^[A-Za-z0-9]{40}$/);
-      expect(envMap(c).get("GMNET_ADMIN_TOKEN")?.valueFrom.secretKeyRef).toEqual({ name: FULLNAME, key: "admin-token" });
+      expect(Buffer.from(secret.data["admin-token"], "base64").toString()).toMatch(
+        /^[A-Za-z0-9]{40}$/,
+      );
+      expect(envMap(c).get("GMNET_ADMIN_TOKEN")?.valueFrom.secretKeyRef).toEqual({
+        name: FULLNAME,
+        key: "admin-token",
+      });
       expect(byKind(objs, "HorizontalPodAutoscaler")).toHaveLength(0);
       expect(byKind(objs, "ServiceMonitor")).toHaveLength(0);
       expect(dep.spec.template.spec.hostNetwork).toBeUndefined();
@@ -322,11 +369,18 @@ describe.skipIf(!helm.bin)(suiteName, () => {
     it("split-service: separate TCP and UDP Services with merged annotations and the same LB IP", () => {
       const objs = render("split-service-values.yaml");
       const svcs = gameServices(objs);
-      expect(svcs.map((s) => s.metadata.name).sort()).toEqual([`${FULLNAME}-tcp`, `${FULLNAME}-udp`]);
+      expect(svcs.map((s) => s.metadata.name).sort()).toEqual([
+        `${FULLNAME}-tcp`,
+        `${FULLNAME}-udp`,
+      ]);
       const tcp = svcs.find((s) => s.metadata.name.endsWith("-tcp")) as Obj;
       const udp = svcs.find((s) => s.metadata.name.endsWith("-udp")) as Obj;
-      expect(tcp.spec.ports).toEqual([{ name: "game-tcp", protocol: "TCP", port: 6510, targetPort: "game-tcp" }]);
-      expect(udp.spec.ports).toEqual([{ name: "game-udp", protocol: "UDP", port: 6510, targetPort: "game-udp" }]);
+      expect(tcp.spec.ports).toEqual([
+        { name: "game-tcp", protocol: "TCP", port: 6510, targetPort: "game-tcp" },
+      ]);
+      expect(udp.spec.ports).toEqual([
+        { name: "game-udp", protocol: "UDP", port: 6510, targetPort: "game-udp" },
+      ]);
       for (const s of [tcp, udp]) {
         expect(s.spec.loadBalancerIP).toBe("203.0.113.10");
         expect(s.spec.loadBalancerSourceRanges).toEqual(["0.0.0.0/0"]);
@@ -362,18 +416,34 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       const dep = one(objs, "Deployment");
       expect(dep.spec.replicas).toBeUndefined();
       const hpa = one(objs, "HorizontalPodAutoscaler");
-      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: dep.metadata.name });
+      expect(hpa.spec.scaleTargetRef).toEqual({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: dep.metadata.name,
+      });
       expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12 });
       expect(hpa.spec.metrics.map((m: Obj) => m.resource.name).sort()).toEqual(["cpu", "memory"]);
       const sm = one(objs, "ServiceMonitor");
       expect(sm.metadata.labels.release).toBe("kube-prometheus-stack");
-      const metrics = byKind(objs, "Service").find((s) => s.metadata.name === `${FULLNAME}-metrics`) as Obj;
-      for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(metrics.metadata.labels[k]).toBe(v);
+      const metrics = byKind(objs, "Service").find(
+        (s) => s.metadata.name === `${FULLNAME}-metrics`,
+      ) as Obj;
+      for (const [k, v] of Object.entries(sm.spec.selector.matchLabels))
+        expect(metrics.metadata.labels[k]).toBe(v);
       // and it must NOT select the public game Service
       const game = gameServices(objs)[0] as Obj;
-      expect(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => game.metadata.labels[k] === v)).toBe(false);
+      expect(
+        Object.entries(sm.spec.selector.matchLabels).every(
+          ([k, v]) => game.metadata.labels[k] === v,
+        ),
+      ).toBe(false);
       expect(sm.spec.endpoints).toEqual([
-        expect.objectContaining({ port: "http", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }),
+        expect.objectContaining({
+          port: "http",
+          path: "/metrics",
+          interval: "30s",
+          scrapeTimeout: "10s",
+        }),
       ]);
       expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NAMESPACE] });
       const c = container(objs);
@@ -387,20 +457,30 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       expect(envValue(c, "GMNET_LOG_IP")).toBe("truncate");
       expect(c.lifecycle.preStop).toEqual({ sleep: { seconds: 15 } });
       const secret = one(objs, "Secret");
-      expect(Buffer.from(secret.data["redis-url"], "base64").toString()).toBe("rediss://:secret@redis.example.internal:6380/0");
-      expect(envMap(c).get("REDIS_URL")?.valueFrom.secretKeyRef).toEqual({ name: FULLNAME, key: "redis-url" });
+      expect(Buffer.from(secret.data["redis-url"], "base64").toString()).toBe(
+        "rediss://:secret@redis.example.internal:6380/0",
+      );
+      expect(envMap(c).get("REDIS_URL")?.valueFrom.secretKeyRef).toEqual({
+        name: FULLNAME,
+        key: "redis-url",
+      });
     });
 
     it("sentinel: comma-separated sentinels, master name, password from the chart Secret", () => {
       const objs = render("sentinel-values.yaml");
       const c = container(objs);
       expect(envValue(c, "GMNET_REDIS_SENTINELS")).toBe(
-        [0, 1, 2].map((i) => `redis-node-${i}.redis-headless.redis.svc.cluster.local:26379`).join(","),
+        [0, 1, 2]
+          .map((i) => `redis-node-${i}.redis-headless.redis.svc.cluster.local:26379`)
+          .join(","),
       );
       expect(envValue(c, "GMNET_REDIS_SENTINEL_NAME")).toBe("mymaster");
       expect(envMap(c).has("REDIS_URL")).toBe(false);
       expect(envMap(c).has("GMNET_REDIS_CLUSTER_NODES")).toBe(false);
-      expect(envMap(c).get("GMNET_REDIS_PASSWORD")?.valueFrom.secretKeyRef).toEqual({ name: FULLNAME, key: "redis-password" });
+      expect(envMap(c).get("GMNET_REDIS_PASSWORD")?.valueFrom.secretKeyRef).toEqual({
+        name: FULLNAME,
+        key: "redis-password",
+      });
       const secret = one(objs, "Secret");
       expect(Buffer.from(secret.data["redis-password"], "base64").toString()).toBe("change-me");
       expect(Buffer.from(secret.data["admin-token"], "base64").toString()).toBe("not-a-real-token");
@@ -412,7 +492,10 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       const objs = render("cluster-values.yaml");
       const c = container(objs);
       expect(envValue(c, "GMNET_REDIS_CLUSTER_NODES")?.split(",")).toHaveLength(3);
-      expect(envMap(c).get("GMNET_REDIS_PASSWORD")?.valueFrom.secretKeyRef).toEqual({ name: "redis-cluster", key: "redis-password" });
+      expect(envMap(c).get("GMNET_REDIS_PASSWORD")?.valueFrom.secretKeyRef).toEqual({
+        name: "redis-cluster",
+        key: "redis-password",
+      });
       expect(envValue(c, "GMNET_PROXY_PROTOCOL")).toBe("v2");
       expect(envMap(c).has("GMNET_ADMIN_TOKEN")).toBe(false);
       expect(byKind(objs, "Secret")).toHaveLength(0);
@@ -422,8 +505,14 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       const objs = render("existing-secret-values.yaml");
       const c = container(objs);
       expect(byKind(objs, "Secret")).toHaveLength(0);
-      expect(envMap(c).get("REDIS_URL")?.valueFrom.secretKeyRef).toEqual({ name: "gmnet-redis", key: "url" });
-      expect(envMap(c).get("GMNET_ADMIN_TOKEN")?.valueFrom.secretKeyRef).toEqual({ name: "gmnet-admin", key: "token" });
+      expect(envMap(c).get("REDIS_URL")?.valueFrom.secretKeyRef).toEqual({
+        name: "gmnet-redis",
+        key: "url",
+      });
+      expect(envMap(c).get("GMNET_ADMIN_TOKEN")?.valueFrom.secretKeyRef).toEqual({
+        name: "gmnet-admin",
+        key: "token",
+      });
       expect(c.image).toMatch(/@sha256:[0-9a-f]{64}$/);
       const svc = gameServices(objs)[0] as Obj;
       expect(svc.spec.type).toBe("NodePort");
@@ -447,9 +536,11 @@ describe.skipIf(!helm.bin)(suiteName, () => {
     const appEnv = new Set(options.map((o) => o.env));
     const chartEnv = new Set<string>();
     for (const { file } of CASES) {
-      for (const e of container(render(file)).env as Obj[]) if (e.name !== "POD_IP") chartEnv.add(e.name);
+      for (const e of container(render(file)).env as Obj[])
+        if (e.name !== "POD_IP") chartEnv.add(e.name);
     }
-    for (const name of chartEnv) expect(appEnv.has(name), `chart sets ${name}, the app does not read it`).toBe(true);
+    for (const name of chartEnv)
+      expect(appEnv.has(name), `chart sets ${name}, the app does not read it`).toBe(true);
   });
 
   describe("refuses broken configurations", () => {
@@ -465,7 +556,9 @@ describe.skipIf(!helm.bin)(suiteName, () => {
       ).toMatch(/only one of/);
     });
     it("a grace period shorter than preStop + drain", () => {
-      expect(renderError(["--set", "terminationGracePeriodSeconds=10"])).toMatch(/terminationGracePeriodSeconds/);
+      expect(renderError(["--set", "terminationGracePeriodSeconds=10"])).toMatch(
+        /terminationGracePeriodSeconds/,
+      );
     });
     it("values outside the schema", () => {
       expect(renderError(["--set", "config.logIp=bogus"])).toMatch(/logIp/);
