@@ -563,7 +563,7 @@ describe.skipIf(!helm.bin)(suiteName, () => {
     it("values outside the schema", () => {
       expect(renderError(["--set", "config.logIp=bogus"])).toMatch(/logIp/);
       expect(renderError(["--set", "service.mode=both"])).toMatch(/mode/);
-      expect(renderError(["--set", "config.proxyProtocol=v1"])).toMatch(/proxyProtocol/);
+      expect(renderError(["--set", "config.proxyProtocol=v3"])).toMatch(/proxyProtocol/);
       expect(renderError(["--set", "securityContext.runAsNonRoot=false"])).toMatch(/runAsNonRoot/);
       expect(renderError(["--set", "redis.sentinel.sentinels={no-port}"])).toMatch(/sentinels/);
     });
