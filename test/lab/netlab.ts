@@ -254,11 +254,12 @@ export class LabProcess {
     });
     child.stdin?.on("error", () => {});
     this.exited = new Promise((resolve) => {
-      child.on("exit", (code, signal) => {
+      // 'close' (not 'exit'): stdout/stderr are drained by then
+      child.on("close", (code, signal) => {
         this.exitInfo = { code, signal };
         resolve(this.exitInfo);
         const err = new Error(
-          `${this.name} exited (code ${code}, signal ${signal}) while waiting; stderr tail:\n${this.stderr.slice(-2000)}`,
+          `${this.name} exited (code ${code}, signal ${signal}) while waiting; last stdout:\n${this.rawOut.slice(-10).join("\n")}\nstderr tail:\n${this.stderr.slice(-2000)}`,
         );
         for (const w of this.exitWaiters.splice(0)) w(err);
       });
@@ -781,6 +782,58 @@ export class NetLab {
     await this.iptablesRestore(ns, [...nat, "COMMIT", ...filter, "COMMIT", ""].join("\n"));
     await this.conntrackDelete(ns, []);
     this.natCfg[site] = cfg;
+  }
+
+  /**
+   * Forget every flow of both NAT sites: their own conntrack tables, and the
+   * LB's entries from their public addresses (closed TCP flows linger there
+   * for minutes). Only between tests, when no flow through them matters.
+   */
+  async forgetSiteFlows(): Promise<void> {
+    for (const ns of [this.ns.natA, this.ns.natB]) await this.conntrackDelete(ns, []);
+    for (const src of [ADDR.natA.pub, ADDR.natB.pub])
+      await this.conntrackDelete(this.ns.lb, ["-s", src]);
+  }
+
+  /** Run iptables inside a namespace, e.g. `iptables(ns, ["-I", "FORWARD", ...])`. */
+  async iptables(ns: string, args: string[]): Promise<void> {
+    await this.sh(ns, ["iptables", "-w", ...args]);
+  }
+
+  /**
+   * Hold back (drop in the NAT's FORWARD chain, before any mapping is made)
+   * UDP from a LAN host to a public endpoint, until the returned release()
+   * is called. Useful to make "who knocks first" deterministic (this kernel
+   * has no netem to delay packets).
+   */
+  async holdUdp(
+    site: Site,
+    from: string,
+    to: { ip: string; port: number },
+  ): Promise<() => Promise<void>> {
+    const ns = this.natNs(site);
+    const rule = [
+      "FORWARD",
+      "-s",
+      `${from}/32`,
+      "-d",
+      `${to.ip}/32`,
+      "-p",
+      "udp",
+      "-m",
+      "udp",
+      "--dport",
+      String(to.port),
+      "-j",
+      "DROP",
+    ];
+    await this.iptables(ns, ["-I", ...rule]);
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await this.iptables(ns, ["-D", ...rule]);
+    };
   }
 
   /** Forget UDP flows in the LB and both NATs (between tests: fresh mappings, fresh LB decisions). */

@@ -7,6 +7,10 @@
 //   {op:"udp-ask", sock, ip, port, data, timeoutMs} -> first reply datagram from ip:port, parsed JSON
 //   {op:"tcp-ask", ip, port, host?, timeoutMs}     -> {localPort, reply(parsed JSON first line)}
 //   {op:"http", url, method?, timeoutMs?}          -> {status, body}
+//   {op:"tcp-open", conn, ip, port, host?}         -> {localPort}; then events
+//       {ev:"tcp-data", conn, hex} per read and {ev:"tcp-close", conn}
+//   {op:"tcp-write", conn, data}                   -> {} (data: a JSON string, "\u0000" for NUL)
+//   {op:"tcp-close", conn}                         -> {}
 import dgram from "node:dgram";
 import net from "node:net";
 
@@ -14,6 +18,7 @@ const name = process.argv[2] ?? "peer";
 const out = (o) =>
   process.stdout.write(`${JSON.stringify({ t: Date.now(), agent: name, ...o })}\n`);
 const socks = new Map();
+const conns = new Map();
 const askers = new Map(); // sock -> [{ip,port,resolve}]
 
 function bindUdp(sock, host, port) {
@@ -107,6 +112,38 @@ async function handle(c) {
         clearTimeout(t);
       }
     }
+    case "tcp-open":
+      return await withTimeout(
+        new Promise((resolve, reject) => {
+          const sock = net.connect({ host: c.ip, port: c.port, localAddress: c.host });
+          sock.setNoDelay(true);
+          sock.once("error", reject);
+          sock.on("connect", () => {
+            sock.removeListener("error", reject);
+            sock.on("error", (e) => out({ ev: "tcp-error", conn: c.conn, error: String(e) }));
+            conns.set(c.conn, sock);
+            resolve({ localPort: sock.localPort });
+          });
+          sock.on("data", (d) => out({ ev: "tcp-data", conn: c.conn, hex: d.toString("hex") }));
+          sock.on("close", () => {
+            conns.delete(c.conn);
+            out({ ev: "tcp-close", conn: c.conn });
+          });
+        }),
+        c.timeoutMs ?? 3000,
+        `tcp-open ${c.ip}:${c.port}`,
+      );
+    case "tcp-write": {
+      const sock = conns.get(c.conn);
+      if (!sock) throw new Error(`no connection ${c.conn}`);
+      await new Promise((res, rej) =>
+        sock.write(Buffer.from(c.data, "utf8"), (e) => (e ? rej(e) : res())),
+      );
+      return {};
+    }
+    case "tcp-close":
+      conns.get(c.conn)?.end();
+      return {};
     default:
       throw new Error(`unknown op ${c.op}`);
   }
