@@ -25,6 +25,8 @@ export class MemoryRegistry implements Registry {
   private readonly servers = new Map<string, ServerRegistration>();
   /** When each registration was made, to bind a UDP `reg` that arrives just after it. */
   private readonly registeredAtMs = new Map<string, number>();
+  /** Registrations whose UDP port came from a UDP `reg` of their own (not carried over). */
+  private readonly udpConfirmed = new Set<string>();
   private readonly pendingServerUdp = new Map<string, TimedPort>();
   private readonly clientUdp = new Map<string, TimedPort[]>();
   private readonly clientUdpWaiters = new Map<string, ClientUdpWaiter[]>();
@@ -49,11 +51,13 @@ export class MemoryRegistry implements Registry {
     const registeredAt = this.registeredAtMs.get(ip);
     if (
       existing &&
-      existing.udpPort === null &&
+      !this.udpConfirmed.has(ip) &&
       registeredAt !== undefined &&
       nowMs - registeredAt <= this.timings.serverUdpBindWindowMs
     ) {
-      existing.udpPort = port; // the TCP registration overtook its UDP `reg`
+      // The TCP registration overtook its UDP `reg`: this port is fresher than a carried-over one.
+      existing.udpPort = port;
+      this.udpConfirmed.add(ip);
       return;
     }
     this.pendingServerUdp.set(ip, { port, atMs: nowMs });
@@ -77,6 +81,8 @@ export class MemoryRegistry implements Registry {
     };
     this.servers.set(input.ip, registration);
     this.registeredAtMs.set(input.ip, nowMs);
+    if (freshUdp !== null) this.udpConfirmed.add(input.ip);
+    else this.udpConfirmed.delete(input.ip);
     const replaced =
       previous && previous.ownerConnectionId !== input.ownerConnectionId
         ? { ownerNodeId: previous.ownerNodeId, ownerConnectionId: previous.ownerConnectionId }
@@ -89,6 +95,7 @@ export class MemoryRegistry implements Registry {
     if (!current || current.ownerConnectionId !== ownerConnectionId) return false;
     this.servers.delete(ip);
     this.registeredAtMs.delete(ip);
+    this.udpConfirmed.delete(ip);
     return true;
   }
 

@@ -15,7 +15,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'u', udp, 'v', ARGV[2],
   'd1', ARGV[3], 'd2', ARGV[4], 'd3', ARGV[5], 'd4', ARGV[6],
   'd5', ARGV[7], 'd6', ARGV[8], 'd7', ARGV[9], 'd8', ARGV[10],
-  'c', created, 'n', ARGV[11], 'o', ARGV[12], 'r', now)
+  'c', created, 'n', ARGV[11], 'o', ARGV[12], 'r', now, 'f', pending and '1' or '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[14])
 redis.call('ZADD', KEYS[3], created, ip)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[13]), ip)

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { normalizeIp } from "../../src/protocol/index.js";
+
+describe("normalizeIp", () => {
+  it("keeps IPv4 as is (trimmed)", () => {
+    expect(normalizeIp("203.0.113.7")).toBe("203.0.113.7");
+    expect(normalizeIp(" 10.0.0.1\t")).toBe("10.0.0.1");
+  });
+
+  it("turns IPv4-mapped IPv6 into plain IPv4, in dotted and hex form", () => {
+    expect(normalizeIp("::ffff:203.0.113.7")).toBe("203.0.113.7");
+    expect(normalizeIp("::FFFF:127.0.0.2")).toBe("127.0.0.2");
+    expect(normalizeIp("::ffff:cb00:7107")).toBe("203.0.113.7");
+    // What a PROXY v2 header's TCP6 address prints as before normalising.
+    expect(normalizeIp("0:0:0:0:0:ffff:7f00:1")).toBe("127.0.0.1");
+  });
+
+  it("prints IPv6 in its compressed lower-case canonical form", () => {
+    expect(normalizeIp("2001:0DB8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
+    expect(normalizeIp("2001:db8:0:0:1:0:0:1")).toBe("2001:db8::1:0:0:1");
+    expect(normalizeIp("[2001:db8::1]")).toBe("2001:db8::1");
+    expect(normalizeIp("fe80::1%eth0")).toBe("fe80::1");
+    expect(normalizeIp("::1")).toBe("::1");
+  });
+
+  it("the same address written differently normalises to one string", () => {
+    const forms = ["2001:db8::a", "2001:DB8:0:0:0:0:0:A", "[2001:db8:0::a]"];
+    expect(new Set(forms.map(normalizeIp))).toEqual(new Set(["2001:db8::a"]));
+  });
+
+  it("returns null for anything that is not an IP address", () => {
+    for (const garbage of [
+      "",
+      "localhost",
+      "256.1.1.1",
+      "1.2.3",
+      "1.2.3.4.5",
+      "::ffff:",
+      "gg::1",
+      "1.2.3.4:80",
+      "[]",
+    ]) {
+      expect(normalizeIp(garbage)).toBeNull();
+    }
+  });
+});
