@@ -2,7 +2,9 @@
 // Docker engine answers; else a `redis-server` binary on PATH started on a
 // free port. Tests that kill and restart Redis own a redis-server process.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { freeTcpPort, waitFor } from "./master.js";
@@ -143,4 +145,145 @@ export async function commandCalls(client: Redis): Promise<Record<string, number
     if (match) calls[match[1] as string] = Number(match[2]);
   }
   return calls;
+}
+
+/** Spawns one redis-server with extra arguments on a free port; resolves once it answers PING. */
+async function spawnRedis(args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn("redis-server", args, { stdio: "ignore" });
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`redis-server ${args.join(" ")} exited with ${child.exitCode}`);
+      const probe = new Redis({
+        port,
+        host: "127.0.0.1",
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on("error", () => undefined);
+      try {
+        await probe.connect();
+        return (await probe.ping()) === "PONG";
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    },
+    10_000,
+    `redis-server on ${port}`,
+  );
+  return child;
+}
+
+function killAll(children: ChildProcess[]): Promise<void> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+/** A master plus one Sentinel watching it as "mymaster". */
+export async function startSentinelSetup(): Promise<{
+  sentinel: string;
+  name: string;
+  close(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), "gmnet-sentinel-"));
+  const masterPort = await freeTcpPort();
+  const sentinelPort = await freeTcpPort();
+  const master = await spawnRedis(
+    ["--port", String(masterPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    masterPort,
+  );
+  const config = join(dir, "sentinel.conf");
+  writeFileSync(
+    config,
+    `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 ${masterPort} 1\n`,
+  );
+  const sentinel = await spawnRedis([config, "--sentinel"], sentinelPort);
+  return {
+    sentinel: `127.0.0.1:${sentinelPort}`,
+    name: "mymaster",
+    close: async () => {
+      await killAll([sentinel, master]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A three-shard Redis Cluster (no replicas) created with redis-cli --cluster create. */
+export async function startRedisCluster(): Promise<{ nodes: string[]; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "gmnet-cluster-"));
+  const ports = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+  const children: ChildProcess[] = [];
+  try {
+    for (const port of ports) {
+      children.push(
+        await spawnRedis(
+          [
+            "--port",
+            String(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            join(dir, `nodes-${port}.conf`),
+            "--dir",
+            dir,
+          ],
+          port,
+        ),
+      );
+    }
+    execFileSync(
+      "redis-cli",
+      [
+        "--cluster",
+        "create",
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
+    await waitFor(
+      () => {
+        const info = execFileSync("redis-cli", [
+          "-p",
+          String(ports[0]),
+          "cluster",
+          "info",
+        ]).toString();
+        return info.includes("cluster_state:ok");
+      },
+      15_000,
+      "cluster_state:ok",
+    );
+  } catch (error) {
+    await killAll(children);
+    throw error;
+  }
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`),
+    close: async () => {
+      await killAll(children);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
