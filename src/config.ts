@@ -45,6 +45,8 @@ export interface MasterConfig {
   minVersion: string;
   maxLineBytes: number;
   udpReceiveBufferBytes: number;
+  udpRatePerIp: number;
+  maxConnectionsPerIp: number;
 }
 
 type OptionType = "int" | "string" | "bool" | "list";
@@ -299,6 +301,27 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: "Longest accepted TCP line; longer input closes the connection",
   },
   {
+    key: "udpRatePerIp",
+    flag: "--udp-rate-per-ip",
+    env: "GMNET_UDP_RATE_PER_IP",
+    type: "int",
+    defaultText: "20",
+    min: 0,
+    max: 1000000,
+    description:
+      "UDP datagrams per second accepted from one IP (burst: twice that); excess is dropped and counted. 0 = unlimited",
+  },
+  {
+    key: "maxConnectionsPerIp",
+    flag: "--max-connections-per-ip",
+    env: "GMNET_MAX_CONNECTIONS_PER_IP",
+    type: "int",
+    defaultText: "256",
+    min: 1,
+    max: 1000000,
+    description: "Open TCP connections allowed from one IP; more are closed at once and counted",
+  },
+  {
     key: "configFile",
     flag: "--config",
     env: "GMNET_CONFIG",
@@ -526,6 +549,8 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
     minVersion,
     maxLineBytes: int("maxLineBytes", 1024),
     udpReceiveBufferBytes: int("udpReceiveBufferBytes", 4 * 1024 * 1024),
+    udpRatePerIp: int("udpRatePerIp", 20),
+    maxConnectionsPerIp: int("maxConnectionsPerIp", 256),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -87,6 +87,8 @@ export class MasterNode {
         idleTimeoutMs: config.idleTimeoutMs,
         maxLineBytes: config.maxLineBytes,
         udpReceiveBufferBytes: config.udpReceiveBufferBytes,
+        udpRatePerIp: config.udpRatePerIp,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
         proxyProtocol: config.proxyProtocol !== "off",
       },
       mediator,

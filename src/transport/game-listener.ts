@@ -8,6 +8,7 @@ import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
 import { LogThrottle } from "./log-throttle.js";
+import { PerSourceRateLimiter } from "./rate-limiter.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
 import type { CommandHandler } from "./types.js";
@@ -20,6 +21,8 @@ export interface GameListenerOptions extends TcpSessionOptions {
   port: number;
   nodeId: string;
   udpReceiveBufferBytes: number;
+  udpRatePerIp: number;
+  maxConnectionsPerIp: number;
 }
 
 export class GameListener {
@@ -31,6 +34,8 @@ export class GameListener {
   private readonly badInputLog = new LogThrottle();
   private listening = false;
   readonly sourceMonitor: SourceAddressMonitor;
+  private readonly udpRateLimiter: PerSourceRateLimiter;
+  private readonly connectionsPerIp = new Map<string, number>();
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -48,7 +53,30 @@ export class GameListener {
         );
       } else logger.info("game connections come from several addresses again");
     });
+    this.udpRateLimiter = new PerSourceRateLimiter(options.udpRatePerIp, options.udpRatePerIp * 2);
     this.tcpServer = createServer({ noDelay: true }, (socket) => {
+      // Counted by the socket's own address: behind a PROXY-protocol balancer that is the
+      // balancer's, so the cap then guards the balancer link rather than one game host.
+      const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+      const open = this.connectionsPerIp.get(peerIp) ?? 0;
+      if (open >= options.maxConnectionsPerIp && !options.proxyProtocol) {
+        metrics.badInput.inc({ reason: "too_many_connections" });
+        const suppressed = this.badInputLog.allow("tcp:too_many_connections");
+        if (suppressed !== null) {
+          logger.warn(
+            { peer: formatIp(peerIp), open, suppressed },
+            "refused a TCP connection: too many open from one IP",
+          );
+        }
+        socket.destroy();
+        return;
+      }
+      this.connectionsPerIp.set(peerIp, open + 1);
+      socket.once("close", () => {
+        const left = (this.connectionsPerIp.get(peerIp) ?? 1) - 1;
+        if (left <= 0) this.connectionsPerIp.delete(peerIp);
+        else this.connectionsPerIp.set(peerIp, left);
+      });
       const id = `${options.nodeId}/${this.bootId}/${++this.sequence}`;
       const session = new TcpSession(id, socket, options, {
         handler,
@@ -139,10 +167,23 @@ export class GameListener {
   async close(): Promise<void> {
     await this.stopAccepting();
     this.closeAllSessions("shutting down");
+    this.udpRateLimiter.close();
   }
 
   private onDatagram(datagram: Buffer, address: string, port: number): void {
     const ip = normalizeIp(address);
+    if (ip !== null && !this.udpRateLimiter.allow(ip)) {
+      this.metrics.udpDatagrams.inc({ command: "any", result: "rate_limited" });
+      this.metrics.badInput.inc({ reason: "udp_rate_limited" });
+      const suppressed = this.badInputLog.allow("udp:rate_limited");
+      if (suppressed !== null) {
+        this.logger.warn(
+          { peer: this.formatIp(ip), suppressed },
+          "dropping UDP datagrams: rate limit per IP exceeded",
+        );
+      }
+      return;
+    }
     const decoded = decodeUdpDatagram(datagram);
     if (!decoded.ok || ip === null) {
       const reason = decoded.ok ? "bad_source" : decoded.error.code;

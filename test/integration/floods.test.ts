@@ -1,0 +1,64 @@
+// Floods are dropped at the door, counted and logged, and the node keeps serving others.
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
+import {
+  expectNoOpenSockets,
+  metricTotal,
+  peerFoundBytes,
+  registerRawServer,
+  Resources,
+  waitFor,
+} from "../helpers/master.js";
+
+const resources = new Resources();
+afterEach(async () => {
+  await resources.closeAll();
+  await expectNoOpenSockets();
+});
+
+describe("floods", () => {
+  it("drops a UDP flood from one IP beyond the per-IP rate, and still serves a game from another IP", async () => {
+    const master = await resources.master({ config: { udpRatePerIp: 10 } });
+    const flooder = await resources.udp("127.0.0.66");
+    for (let i = 0; i < 200; i++)
+      await flooder.send(encodeUdpRequest("connect", true), master.gamePort);
+    const metrics = master.node.metrics;
+    await waitFor(
+      async () =>
+        (await metricTotal(metrics.udpDatagrams, { result: "rate_limited" })) +
+          (await metricTotal(metrics.udpDatagrams, { command: "connect" })) >=
+        200,
+      5_000,
+      "all 200 datagrams to be seen",
+    );
+    const passed = await metricTotal(metrics.udpDatagrams, { command: "connect", result: "ok" });
+    expect(passed).toBeGreaterThanOrEqual(20); // the burst
+    expect(passed).toBeLessThan(60); // far from 200
+    expect(await metricTotal(metrics.badInput, { reason: "udp_rate_limited" })).toBe(200 - passed);
+
+    const server = await registerRawServer(resources, master, "127.0.0.2");
+    const clientUdp = await resources.udp("127.0.0.3");
+    await clientUdp.send(encodeUdpRequest("connect", true), master.gamePort);
+    const client = await resources.tcp(master.gamePort, "127.0.0.3");
+    client.send(encodeConnectRequest("127.0.0.2"));
+    const expected = peerFoundBytes("127.0.0.2", server.udp.port);
+    expect(await client.waitForBytes(expected.length)).toEqual(expected);
+  });
+
+  it("closes TCP connections beyond the per-IP cap at once, and keeps the ones already open", async () => {
+    const master = await resources.master({ config: { maxConnectionsPerIp: 3 } });
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await resources.tcp(master.gamePort, "127.0.0.77"));
+    const refused = await resources.tcp(master.gamePort, "127.0.0.77");
+    await refused.waitForClose();
+    expect(open.every((socket) => !socket.closed)).toBe(true);
+    expect(
+      await metricTotal(master.node.metrics.badInput, { reason: "too_many_connections" }),
+    ).toBe(1);
+    open[0]?.close();
+    await waitFor(() => master.node.listener.openConnections === 2, 5_000, "the close to be seen");
+    const again = await resources.tcp(master.gamePort, "127.0.0.77");
+    again.send("version\n\0");
+    expect((await again.waitForBytes(1))[0]).toBe(0xf6);
+  });
+});
