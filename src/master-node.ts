@@ -100,7 +100,7 @@ export class MasterNode {
     const http =
       config.httpPort === 0
         ? null
-        : buildHttpServer({
+        : await buildHttpServer({
             registry: backend.registry,
             nodes: backend.nodes,
             metrics,

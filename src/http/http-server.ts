@@ -1,5 +1,6 @@
 // HTTP for operators: liveness, readiness, Prometheus metrics and a small
 // JSON admin API (lobby with filters and paging, nodes, one server by IP).
+import swagger from "@fastify/swagger";
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -10,6 +11,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { NodeDirectory, Registry, ServerRegistration } from "../cluster/types.js";
 import type { MasterMetrics } from "../metrics.js";
+import { MASTER_VERSION } from "../version.js";
 import {
   LOBBY_DATA_FIELDS,
   type LobbyQuery,
@@ -84,7 +86,7 @@ function serverView(server: ServerRegistration) {
   };
 }
 
-export function buildHttpServer(deps: HttpServerDependencies): FastifyInstance {
+export async function buildHttpServer(deps: HttpServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -99,6 +101,15 @@ export function buildHttpServer(deps: HttpServerDependencies): FastifyInstance {
         .send({ error: "unauthorized", message: "a valid bearer token is required" });
     }
   };
+
+  // OpenAPI 3 from the route schemas, served at /openapi.json.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "gmnet-master admin API", version: MASTER_VERSION },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    },
+  });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   app.get(
     "/healthz",

@@ -33,6 +33,24 @@ describe("health and readiness", () => {
     expect(response.json()).toEqual({ status: "ok" });
   });
 
+  it("/openapi.json describes every route from the route schemas", async () => {
+    const master = await resources.master({ http: true });
+    const response = await fetch(`${master.httpUrl}/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths).sort()).toEqual(
+      [
+        "/admin/nodes",
+        "/admin/servers",
+        "/admin/servers/{ip}",
+        "/healthz",
+        "/metrics",
+        "/readyz",
+      ].sort(),
+    );
+  });
+
   it("/readyz answers 200 with its checks while listening", async () => {
     const master = await resources.master({ http: true });
     const response = await get(master, "/readyz");
