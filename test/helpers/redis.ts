@@ -76,8 +76,7 @@ export class OwnedRedisServer {
   /** Starts (again) on the same port with an empty dataset. */
   async restart(): Promise<void> {
     if (this.process) await this.kill();
-    const child = spawn(
-      "redis-server",
+    this.process = await spawnRedis(
       [
         "--port",
         String(this.port),
@@ -90,28 +89,7 @@ export class OwnedRedisServer {
         "--protected-mode",
         "no",
       ],
-      { stdio: "ignore" },
-    );
-    this.process = child;
-    await waitFor(
-      async () => {
-        const probe = new Redis(this.url, {
-          lazyConnect: true,
-          retryStrategy: () => null,
-          maxRetriesPerRequest: 0,
-        });
-        probe.on("error", () => undefined);
-        try {
-          await probe.connect();
-          return (await probe.ping()) === "PONG";
-        } catch {
-          return false;
-        } finally {
-          probe.disconnect();
-        }
-      },
-      10_000,
-      `redis-server on ${this.port}`,
+      this.port,
     );
   }
 
