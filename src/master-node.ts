@@ -74,6 +74,7 @@ export class MasterNode {
       },
       backend.registry,
       backend.bus,
+      backend.nodes,
       metrics,
       logger,
       formatIp,
@@ -97,18 +98,24 @@ export class MasterNode {
       formatIp,
     );
     let node: MasterNode | null = null;
-    const http =
-      config.httpPort === 0
-        ? null
-        : await buildHttpServer({
-            registry: backend.registry,
-            nodes: backend.nodes,
-            metrics,
-            logger,
-            adminToken: config.adminToken,
-            nodeId: config.nodeId,
-            readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
-          });
+    let http: FastifyInstance | null;
+    try {
+      http =
+        config.httpPort === 0
+          ? null
+          : await buildHttpServer({
+              registry: backend.registry,
+              nodes: backend.nodes,
+              metrics,
+              logger,
+              adminToken: config.adminToken,
+              nodeId: config.nodeId,
+              readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
+            });
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
     node = new MasterNode(config, backend, mediator, listener, http, metrics, logger);
     try {
       await listener.listen();
@@ -164,14 +171,28 @@ export class MasterNode {
     const status = this.backend.status();
     this.metrics.storeReachable.set(status.storeReachable ? 1 : 0);
     try {
+      await this.mediator.retryFailedUnregisters();
       const owned = this.mediator.ownedRegistrations();
-      const outcomes = await this.backend.registry.refreshOwned(owned);
-      const superseded = owned
-        .filter((_, i) => outcomes[i] === "superseded")
-        .map((r) => r.ownerConnectionId);
-      const restored = outcomes.filter((outcome) => outcome === "restored").length;
+      const results = await this.backend.registry.refreshOwned(owned);
+      const superseded: string[] = [];
+      let restored = 0;
+      for (const [i, result] of results.entries()) {
+        const registration = owned[i] as (typeof owned)[number];
+        if (result.outcome === "superseded") superseded.push(registration.ownerConnectionId);
+        else if (!this.mediator.holds(registration.ownerConnectionId)) {
+          // Closed while the refresh was under way: what it just restored must go again.
+          await this.backend.registry.unregisterServer(
+            registration.ip,
+            registration.ownerConnectionId,
+          );
+        } else {
+          if (result.outcome === "restored") restored++;
+          this.mediator.updateUdpPort(registration.ownerConnectionId, result.udpPort);
+        }
+      }
       if (restored > 0) this.logger.info({ restored }, "restored registrations the store had lost");
       this.mediator.closeSuperseded(superseded);
+      if (this.closed) return; // a refresh must not heartbeat a node that left
       await this.backend.nodes.heartbeat({
         nodeId: this.config.nodeId,
         startedAtMs: this.startedAtMs,
@@ -208,6 +229,7 @@ export class MasterNode {
       delay(Math.max(1000, this.config.drainTimeoutMs / 2)),
     ]);
     this.logger.info({ servers: owned.length }, "drained: closing game sockets");
+    await this.listener.drainSessions(Math.max(1000, this.config.replyGapMs * 20));
     await this.close();
   }
 

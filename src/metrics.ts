@@ -7,6 +7,7 @@ export type ConnectOutcome =
   | "no_udp_endpoint"
   | "server_udp_unknown"
   | "owner_gone"
+  | "owner_unreachable"
   | "store_error";
 
 export class MasterMetrics {

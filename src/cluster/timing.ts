@@ -7,3 +7,6 @@ export interface StoreTimings {
   /** Registrations not refreshed by their node for this long expire. */
   leaseMs: number;
 }
+
+/** Clients behind one public IP connecting at once; beyond this the oldest is dropped. */
+export const MAX_CLIENT_ENDPOINTS_PER_IP = 64;

@@ -47,6 +47,12 @@ export interface ConnectLookup {
 /** Outcome of keeping an owned registration alive. */
 export type RefreshOutcome = "kept" | "restored" | "superseded";
 
+export interface RefreshResult {
+  outcome: RefreshOutcome;
+  /** The store's UDP port for it (a UDP `reg` may have bound after the TCP one). */
+  udpPort: number | null;
+}
+
 export interface Registry {
   /** A UDP `reg`: a candidate endpoint, bound only by a TCP registration from the same IP. */
   recordServerUdp(ip: string, port: number): Promise<void>;
@@ -66,7 +72,7 @@ export interface Registry {
   /** Registered servers in the whole store (for the cluster-wide gauge). */
   countServers(): Promise<number>;
   /** Keeps owned registrations alive, restoring any the store lost. */
-  refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshOutcome[]>;
+  refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]>;
   close(): Promise<void>;
 }
 
@@ -106,6 +112,8 @@ export interface NodeInfo {
 export interface NodeDirectory {
   heartbeat(info: NodeInfo): Promise<void>;
   list(): Promise<NodeInfo[]>;
+  /** Whether the node heartbeated within the last lease. */
+  isAlive(nodeId: string): Promise<boolean>;
   leave(nodeId: string): Promise<void>;
 }
 

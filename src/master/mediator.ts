@@ -2,7 +2,13 @@
 // transport with decoded commands; talks to the shared state only through the
 // Registry / Bus seam, so one node and a Redis cluster run the same code.
 import type { Logger } from "pino";
-import type { Bus, NodeMessage, Registry, ServerRegistration } from "../cluster/types.js";
+import type {
+  Bus,
+  NodeDirectory,
+  NodeMessage,
+  Registry,
+  ServerRegistration,
+} from "../cluster/types.js";
 import type { LobbyOrder } from "../config.js";
 import type { IpFormatter } from "../logging.js";
 import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
@@ -35,13 +41,19 @@ export interface MediatorOptions {
 
 interface OwnedServer {
   connection: GameConnection;
-  registration: ServerRegistration;
+  /** Null while the store has not answered the registration yet. */
+  registration: ServerRegistration | null;
 }
+
+/** A classic `reg` publishes no lobby data: eight empty fields. */
+const EMPTY_LOBBY_DATA: readonly string[] = Object.freeze(Array(LOBBY_DATA_FIELDS).fill(""));
 
 export class Mediator implements CommandHandler {
   /** Registered server sockets held by this node, by connection id. */
   private readonly owned = new Map<string, OwnedServer>();
   private readonly recentConnects = new Map<string, number>();
+  /** connection id → server IP whose unregister failed (store unreachable); retried on refresh. */
+  private readonly failedUnregisters = new Map<string, string>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -49,6 +61,7 @@ export class Mediator implements CommandHandler {
     private readonly options: MediatorOptions,
     private readonly registry: Registry,
     private readonly bus: Bus,
+    private readonly nodes: NodeDirectory,
     private readonly metrics: MasterMetrics,
     private readonly logger: Logger,
     private readonly formatIp: IpFormatter,
@@ -61,7 +74,33 @@ export class Mediator implements CommandHandler {
   }
 
   ownedRegistrations(): ServerRegistration[] {
-    return [...this.owned.values()].map((entry) => entry.registration);
+    const registrations: ServerRegistration[] = [];
+    for (const entry of this.owned.values())
+      if (entry.registration) registrations.push(entry.registration);
+    return registrations;
+  }
+
+  /** Whether this node still holds the socket of connection `id`. */
+  holds(connectionId: string): boolean {
+    return this.owned.has(connectionId);
+  }
+
+  /** The store's view of an owned registration's UDP port (it may bind after the TCP reg). */
+  updateUdpPort(connectionId: string, udpPort: number | null): void {
+    const registration = this.owned.get(connectionId)?.registration;
+    if (registration && udpPort !== null) registration.udpPort = udpPort;
+  }
+
+  /** Retries the compare-and-deletes the store could not take when their sockets closed. */
+  async retryFailedUnregisters(): Promise<void> {
+    for (const [connectionId, ip] of [...this.failedUnregisters]) {
+      try {
+        await this.registry.unregisterServer(ip, connectionId);
+        this.failedUnregisters.delete(connectionId);
+      } catch {
+        return; // still unreachable: next refresh
+      }
+    }
   }
 
   /** Resolves when no command is being processed (used while draining). */
@@ -86,22 +125,18 @@ export class Mediator implements CommandHandler {
     );
   }
 
-  onTcpCommand(connection: GameConnection, command: TcpCommand): void {
+  onTcpCommand(connection: GameConnection, command: TcpCommand): Promise<void> | undefined {
     switch (command.kind) {
       case "reg":
-        this.track(this.register(connection, "", Array(LOBBY_DATA_FIELDS).fill("")));
-        return;
+        return this.track(this.register(connection, "", EMPTY_LOBBY_DATA));
       case "reg2":
-        this.track(this.registerVersioned(connection, command.version, command.data));
-        return;
+        return this.track(this.registerVersioned(connection, command.version, command.data));
       case "ping":
         return; // keepalive: the socket staying open is what matters
       case "connect":
-        this.track(this.connect(connection, command.serverIp));
-        return;
+        return this.track(this.connect(connection, command.serverIp));
       case "lobby2":
-        this.track(this.lobby(connection, command.query));
-        return;
+        return this.track(this.lobby(connection, command.query));
       case "version":
         connection.send(encodeVersion(this.options.masterVersion));
         return;
@@ -123,7 +158,7 @@ export class Mediator implements CommandHandler {
     if (!entry) return;
     this.owned.delete(connection.id);
     this.metrics.registeredServers.set({ scope: "node" }, this.owned.size);
-    const ip = entry.registration.ip;
+    const ip = connection.remoteIp;
     this.track(
       this.registry
         .unregisterServer(ip, connection.id)
@@ -148,7 +183,22 @@ export class Mediator implements CommandHandler {
       type: message.type,
       result: entry ? "ok" : "stale",
     });
-    if (!entry) return;
+    if (!entry) {
+      if (message.type === "peer-found") {
+        // The store still names a socket this node no longer holds (its close could not
+        // reach the store): remove exactly that registration so the next connect gets -2.
+        this.logger.warn(
+          { server: this.formatIp(message.serverIp) },
+          "routed -1 for a server socket this node no longer holds: removing the stale registration",
+        );
+        this.track(
+          this.registry
+            .unregisterServer(message.serverIp, message.ownerConnectionId)
+            .catch(() => false),
+        );
+      }
+      return;
+    }
     switch (message.type) {
       case "peer-found":
         entry.connection.send(encodePeerFound(message.clientIp, message.clientUdpPort));
@@ -171,7 +221,7 @@ export class Mediator implements CommandHandler {
   private async registerVersioned(
     connection: GameConnection,
     version: string,
-    data: string[],
+    data: readonly string[],
   ): Promise<void> {
     const minimum = this.options.minVersion;
     if (minimum !== "" && compareVersions(version, minimum) < 0) {
@@ -186,20 +236,29 @@ export class Mediator implements CommandHandler {
   private async register(
     connection: GameConnection,
     version: string,
-    data: string[],
+    data: readonly string[],
   ): Promise<void> {
     connection.role = "server";
     connection.keepAlive();
+    // Held before the store answers, so a message for this socket racing the reply finds it.
+    const previousEntry = this.owned.get(connection.id);
+    this.owned.set(connection.id, {
+      connection,
+      registration: previousEntry?.registration ?? null,
+    });
     let result: Awaited<ReturnType<Registry["registerServer"]>>;
     try {
       result = await this.registry.registerServer({
         ip: connection.remoteIp,
         version,
-        data,
+        data: [...data],
         ownerNodeId: this.options.nodeId,
         ownerConnectionId: connection.id,
       });
     } catch (error) {
+      // The script may have run even if its reply was lost: undo it on the next refresh.
+      this.failedUnregisters.set(connection.id, connection.remoteIp);
+      this.owned.delete(connection.id);
       // Closing makes the game redo UDP + TCP reg on its next ping, once the store is back.
       this.logger.warn({ err: (error as Error).message }, "registration failed: store unreachable");
       connection.close("store unreachable");
@@ -207,7 +266,11 @@ export class Mediator implements CommandHandler {
     }
     if (connection.closed) {
       // The socket closed while the store answered: undo, unless a newer one already replaced it.
-      await this.registry.unregisterServer(connection.remoteIp, connection.id).catch(() => false);
+      this.owned.delete(connection.id);
+      await this.registry.unregisterServer(connection.remoteIp, connection.id).catch(() => {
+        this.failedUnregisters.set(connection.id, connection.remoteIp);
+        return false;
+      });
       return;
     }
     this.owned.set(connection.id, { connection, registration: result.registration });
@@ -286,6 +349,16 @@ export class Mediator implements CommandHandler {
       });
     }
     if (!delivered) {
+      // A node that still heartbeats may only be reconnecting its subscriber: never delete
+      // live state on one missed delivery; the lease prunes it if the node is really dead.
+      const ownerAlive =
+        route === "remote" && (await this.nodes.isAlive(server.ownerNodeId).catch(() => false));
+      if (ownerAlive) {
+        return this.finishConnect(connection, "owner_unreachable", {
+          ...context,
+          owner: server.ownerNodeId,
+        });
+      }
       // Nobody holds that socket any more: the entry is stale. Remove exactly it.
       await this.registry.unregisterServer(serverIp, server.ownerConnectionId).catch(() => false);
       return this.finishConnect(connection, "owner_gone", {
@@ -359,8 +432,13 @@ export class Mediator implements CommandHandler {
       );
       this.metrics.lobbyRequests.inc({ result: "ok" });
     } catch (error) {
+      // An empty list lets the game's lobby screen finish instead of waiting forever.
+      connection.send(encodeLobby([]));
       this.metrics.lobbyRequests.inc({ result: "store_error" });
-      this.logger.warn({ err: (error as Error).message }, "lobby query failed");
+      this.logger.warn(
+        { err: (error as Error).message },
+        "lobby query failed: answered an empty list",
+      );
     }
     connection.endAfterReplies();
   }
@@ -381,9 +459,10 @@ export class Mediator implements CommandHandler {
     }
   }
 
-  private track(work: Promise<unknown>): void {
+  private track(work: Promise<unknown>): Promise<void> {
     this.inFlight++;
-    work
+    return work
+      .then(() => undefined)
       .catch((error: Error) =>
         this.logger.error({ err: error.message }, "unexpected error in command"),
       )

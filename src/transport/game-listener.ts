@@ -154,10 +154,26 @@ export class GameListener {
 
   /** Stops accepting new connections and datagrams; open sessions stay. */
   async stopAccepting(): Promise<void> {
-    if (!this.listening) return;
     this.listening = false;
-    this.tcpServer.close();
-    await new Promise<void>((resolve) => this.udpSocket.close(() => resolve()));
+    // Also after a half-failed listen(): TCP may be bound while UDP is not.
+    if (this.tcpServer.listening) this.tcpServer.close();
+    await new Promise<void>((resolve) => {
+      try {
+        this.udpSocket.close(() => resolve());
+      } catch {
+        resolve(); // never bound, or already closed
+      }
+    });
+  }
+
+  /**
+   * Lets every session write what it has queued (a server may still have paced
+   * `-1`s to send), up to `timeoutMs`, then closes them all.
+   */
+  async drainSessions(timeoutMs: number): Promise<void> {
+    const flushed = Promise.all([...this.sessions].map((session) => session.repliesWritten()));
+    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    this.closeAllSessions("draining");
   }
 
   closeAllSessions(reason: string): void {

@@ -1,5 +1,9 @@
 // Per-source token buckets: a flood from one address is dropped at the door
 // (counted and logged, never stored), while a game's occasional datagrams pass.
+/** Sources tracked one by one; past this (a spoofed flood) new ones share one bucket. */
+export const MAX_TRACKED_SOURCES = 100_000;
+const OVERFLOW_SOURCE = "*overflow*";
+
 export class PerSourceRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
   private readonly sweepTimer: NodeJS.Timeout;
@@ -22,9 +26,11 @@ export class PerSourceRateLimiter {
   allow(source: string): boolean {
     if (this.ratePerSecond <= 0) return true;
     const nowMs = this.now();
-    const bucket = this.buckets.get(source);
+    let key = source;
+    if (!this.buckets.has(key) && this.buckets.size >= MAX_TRACKED_SOURCES) key = OVERFLOW_SOURCE;
+    const bucket = this.buckets.get(key);
     if (!bucket) {
-      this.buckets.set(source, { tokens: this.burst - 1, atMs: nowMs });
+      this.buckets.set(key, { tokens: this.burst - 1, atMs: nowMs });
       return true;
     }
     bucket.tokens = Math.min(

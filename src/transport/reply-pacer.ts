@@ -10,7 +10,7 @@ export class ReplyPacer {
   private lastWriteAtMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private drainedCallback: (() => void) | null = null;
+  private drainedCallbacks: Array<() => void> = [];
 
   constructor(
     private readonly sink: ReplySink,
@@ -31,7 +31,7 @@ export class ReplyPacer {
   /** Calls back once every queued reply has been written (at once if none are queued). */
   onDrained(callback: () => void): void {
     if (this.queue.length === 0) callback();
-    else this.drainedCallback = callback;
+    else this.drainedCallbacks.push(callback);
   }
 
   stop(): void {
@@ -39,7 +39,7 @@ export class ReplyPacer {
     this.queue.length = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.drainedCallback = null;
+    this.drainedCallbacks = [];
   }
 
   private flush(): void {
@@ -56,8 +56,8 @@ export class ReplyPacer {
       this.sink.write(this.queue.shift() as Buffer);
       this.lastWriteAtMs = this.now();
     }
-    const callback = this.drainedCallback;
-    this.drainedCallback = null;
-    callback?.();
+    const callbacks = this.drainedCallbacks;
+    this.drainedCallbacks = [];
+    for (const callback of callbacks) callback();
   }
 }

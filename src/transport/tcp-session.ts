@@ -5,11 +5,14 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
-import { normalizeIp, TcpCommandDecoder } from "../protocol/index.js";
+import { normalizeIp, type TcpCommand, TcpCommandDecoder } from "../protocol/index.js";
 import type { LogThrottle } from "./log-throttle.js";
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";
 import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
+
+/** Commands decoded but not yet handled; a game never sends more than a couple at once. */
+const MAX_QUEUED_COMMANDS = 16;
 
 export interface TcpSessionOptions {
   replyGapMs: number;
@@ -40,6 +43,8 @@ export class TcpSession implements GameConnection {
   private proxyHeaderPending: Buffer | null;
   private readonly logger: Logger;
   private sourceObserved = false;
+  private readonly queuedCommands: TcpCommand[] = [];
+  private commandInFlight = false;
   /** Set once the transport saw the socket open, so close() can report it once. */
   onClosed: (() => void) | null = null;
 
@@ -104,6 +109,11 @@ export class TcpSession implements GameConnection {
     this.clearIdleTimer();
   }
 
+  /** Resolves once every queued reply has been written (at once if none is queued). */
+  repliesWritten(): Promise<void> {
+    return new Promise((resolve) => this.pacer.onDrained(resolve));
+  }
+
   private onData(chunk: Buffer): void {
     if (this.isClosed) return;
     let bytes = chunk;
@@ -134,10 +144,47 @@ export class TcpSession implements GameConnection {
         this.sourceObserved = true;
         this.context.observeSource(this.remoteIp);
       }
-      if (this.role !== "server") this.armIdleTimer();
-      this.context.handler.onTcpCommand(this, result.command);
-      if (this.isClosed) return;
+      this.queuedCommands.push(result.command);
+      if (this.queuedCommands.length > MAX_QUEUED_COMMANDS) {
+        return this.reject("command_flood", `more than ${MAX_QUEUED_COMMANDS} commands queued`);
+      }
     }
+    this.pump();
+  }
+
+  /**
+   * Runs queued commands one at a time. While one is in flight (or, off a
+   * server socket, while its reply is still paced out) the socket is paused
+   * and the idle timer stopped, so a slow store never closes a waiting client
+   * unanswered and a pipelining client cannot multiply work.
+   */
+  private pump(): void {
+    while (!this.isClosed && !this.commandInFlight && this.queuedCommands.length > 0) {
+      if (this.ending) {
+        this.queuedCommands.length = 0; // nothing is answered after a final reply
+        return;
+      }
+      if (this.role !== "server" && this.pacer.pending > 0) {
+        this.hold(() => new Promise<void>((resolve) => this.pacer.onDrained(resolve)));
+        return;
+      }
+      const command = this.queuedCommands.shift() as TcpCommand;
+      const work = this.context.handler.onTcpCommand(this, command);
+      if (work) this.hold(() => work);
+    }
+    if (!this.isClosed && !this.commandInFlight && this.role !== "server") this.armIdleTimer();
+  }
+
+  private hold(wait: () => Promise<void>): void {
+    this.commandInFlight = true;
+    this.clearIdleTimer();
+    this.socket.pause();
+    wait().finally(() => {
+      this.commandInFlight = false;
+      if (this.isClosed) return;
+      this.socket.resume();
+      this.pump();
+    });
   }
 
   private reject(reason: string, message: string): void {

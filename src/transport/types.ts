@@ -24,7 +24,12 @@ export interface GameConnection {
 
 /** The master logic, called by the transport for every decoded command. */
 export interface CommandHandler {
-  onTcpCommand(connection: GameConnection, command: TcpCommand): void;
+  /**
+   * Handles one command; a returned promise makes the connection wait for it
+   * (one command at a time per connection: a pipelining client gets no more
+   * than a game does).
+   */
+  onTcpCommand(connection: GameConnection, command: TcpCommand): Promise<void> | void;
   onTcpClosed(connection: GameConnection): void;
   onUdpCommand(ip: string, port: number, command: UdpCommand): void;
 }

@@ -144,6 +144,14 @@ describe("RedisRegistry", () => {
     expect(all).toHaveLength(2);
   });
 
+  it("refresh reports the UDP port a late UDP reg bound, so the owner's copy stays right", async () => {
+    const { registry } = await backend();
+    const registered = (await registry.registerServer(input("10.0.0.1", "c1"))).registration;
+    expect(registered.udpPort).toBeNull();
+    await registry.recordServerUdp("10.0.0.1", 4242);
+    expect(await registry.refreshOwned([registered])).toEqual([{ outcome: "kept", udpPort: 4242 }]);
+  });
+
   it("refresh keeps, restores and reports superseded registrations; unrefreshed ones expire", async () => {
     const prefix = uniquePrefix();
     const { registry } = await backend("node-a", prefix);
@@ -152,9 +160,9 @@ describe("RedisRegistry", () => {
     const taken = (await registry.registerServer(input("10.0.0.3", "c3"))).registration;
     await registry.registerServer(input("10.0.0.3", "newer", NO_DATA, "node-b"));
     expect(await registry.refreshOwned([kept, lost, taken])).toEqual([
-      "kept",
-      "restored",
-      "superseded",
+      { outcome: "kept", udpPort: null },
+      { outcome: "restored", udpPort: null },
+      { outcome: "superseded", udpPort: null },
     ]);
     expect((await registry.findServer("10.0.0.2"))?.ownerConnectionId).toBe("c2");
     // node-b never refreshes: after a lease its registration is pruned by node-a's refresh.

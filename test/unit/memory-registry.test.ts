@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  MAX_CLIENT_ENDPOINTS_PER_IP,
-  MemoryRegistry,
-} from "../../src/cluster/memory/memory-registry.js";
+import { MemoryRegistry } from "../../src/cluster/memory/memory-registry.js";
+import { MAX_CLIENT_ENDPOINTS_PER_IP } from "../../src/cluster/timing.js";
 import type { RegisterServerInput } from "../../src/cluster/types.js";
 import type { LobbyQuery } from "../../src/protocol/index.js";
 
@@ -142,7 +140,11 @@ describe("MemoryRegistry: server registration", () => {
     const b = (await registry.registerServer(input("10.0.0.2", "b1"))).registration;
     await registry.registerServer(input("10.0.0.2", "b2"));
     const lost = { ...a, ip: "10.0.0.3", ownerConnectionId: "c1" };
-    expect(await registry.refreshOwned([a, b, lost])).toEqual(["kept", "superseded", "restored"]);
+    expect((await registry.refreshOwned([a, b, lost])).map((r) => r.outcome)).toEqual([
+      "kept",
+      "superseded",
+      "restored",
+    ]);
     expect((await registry.findServer("10.0.0.3"))?.ownerConnectionId).toBe("c1");
   });
 

@@ -42,6 +42,10 @@ class LocalDirectory implements NodeDirectory {
     return this.self ? [{ ...this.self }] : [];
   }
 
+  async isAlive(nodeId: string): Promise<boolean> {
+    return this.self?.nodeId === nodeId;
+  }
+
   async leave(): Promise<void> {
     this.self = null;
   }

@@ -1,10 +1,10 @@
 // Single-node state in plain Maps: the embedded default when no Redis is set.
 import type { LobbyQuery } from "../../protocol/index.js";
 import { applyLobbyQuery } from "../lobby.js";
-import type { StoreTimings } from "../timing.js";
+import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../timing.js";
 import type {
   ConnectLookup,
-  RefreshOutcome,
+  RefreshResult,
   RegisterServerInput,
   RegisterServerResult,
   Registry,
@@ -16,8 +16,8 @@ interface TimedPort {
   atMs: number;
 }
 
-/** Clients behind one public IP connecting at once; beyond this the oldest is dropped. */
-export const MAX_CLIENT_ENDPOINTS_PER_IP = 64;
+/** IPs with pending UDP endpoints held at once; a spoofed flood beyond it is not stored. */
+const MAX_TRACKED_IPS = 100_000;
 
 type ClientUdpWaiter = (port: number | null) => void;
 
@@ -60,6 +60,9 @@ export class MemoryRegistry implements Registry {
       this.udpConfirmed.add(ip);
       return;
     }
+    if (this.pendingServerUdp.size >= MAX_TRACKED_IPS && !this.pendingServerUdp.has(ip))
+      this.sweep();
+    if (this.pendingServerUdp.size >= MAX_TRACKED_IPS && !this.pendingServerUdp.has(ip)) return;
     this.pendingServerUdp.set(ip, { port, atMs: nowMs });
   }
 
@@ -113,6 +116,8 @@ export class MemoryRegistry implements Registry {
       return;
     }
     const nowMs = this.now();
+    if (this.clientUdp.size >= MAX_TRACKED_IPS && !this.clientUdp.has(ip)) this.sweep();
+    if (this.clientUdp.size >= MAX_TRACKED_IPS && !this.clientUdp.has(ip)) return;
     const list = this.liveClientEndpoints(ip, nowMs);
     const same = list.find((entry) => entry.port === port);
     if (same)
@@ -162,14 +167,16 @@ export class MemoryRegistry implements Registry {
     return this.servers.size;
   }
 
-  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshOutcome[]> {
+  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]> {
     return registrations.map((owned) => {
       const current = this.servers.get(owned.ip);
       if (!current) {
         this.servers.set(owned.ip, { ...owned });
-        return "restored";
+        return { outcome: "restored", udpPort: owned.udpPort };
       }
-      return current.ownerConnectionId === owned.ownerConnectionId ? "kept" : "superseded";
+      return current.ownerConnectionId === owned.ownerConnectionId
+        ? { outcome: "kept", udpPort: current.udpPort }
+        : { outcome: "superseded", udpPort: null };
     });
   }
 

@@ -100,7 +100,10 @@ export class RedisConnection extends EventEmitter {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
+    // QUIT waits behind anything queued (a SUBSCRIBE queued while Redis was away would
+    // hold it forever): give it a moment, then drop the connections regardless.
+    const quits = Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
+    await Promise.race([quits, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     this.commands.disconnect();
     this.subscriber.disconnect();
   }

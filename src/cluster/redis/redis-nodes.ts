@@ -39,6 +39,11 @@ export class RedisNodeDirectory implements NodeDirectory {
     return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
   }
 
+  async isAlive(nodeId: string): Promise<boolean> {
+    const lastSeen = await this.client.zscore(this.keys.nodes, nodeId);
+    return lastSeen !== null && Number(lastSeen) >= Date.now() - this.leaseMs;
+  }
+
   async leave(nodeId: string): Promise<void> {
     await this.client.multi().zrem(this.keys.nodes, nodeId).hdel(this.keys.nodeInfo, nodeId).exec();
   }

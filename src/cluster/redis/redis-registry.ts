@@ -3,11 +3,11 @@
 import { EventEmitter } from "node:events";
 import type { LobbyQuery } from "../../protocol/index.js";
 import { applyLobbyQuery } from "../lobby.js";
-import { MAX_CLIENT_ENDPOINTS_PER_IP } from "../memory/memory-registry.js";
-import type { StoreTimings } from "../timing.js";
+import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../timing.js";
 import type {
   ConnectLookup,
   RefreshOutcome,
+  RefreshResult,
   RegisterServerInput,
   RegisterServerResult,
   Registry,
@@ -220,8 +220,8 @@ export class RedisRegistry implements Registry {
     return this.client.zcard(this.keys.serversByDate);
   }
 
-  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshOutcome[]> {
-    const outcomes: RefreshOutcome[] = [];
+  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]> {
+    const results: RefreshResult[] = [];
     let offset = 0;
     do {
       const batch = registrations.slice(offset, offset + REFRESH_BATCH);
@@ -240,11 +240,14 @@ export class RedisRegistry implements Registry {
         this.client,
         [this.keys.serversByDate, this.keys.leases],
         args,
-      )) as [RefreshOutcome[], number];
-      outcomes.push(...reply[0]);
+      )) as [RefreshOutcome[], number, string[]];
+      reply[0].forEach((outcome, i) => {
+        const port = reply[2][i] ?? "";
+        results.push({ outcome, udpPort: port === "" ? null : Number(port) });
+      });
       offset += REFRESH_BATCH;
     } while (offset < registrations.length);
-    return outcomes;
+    return results;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,103 @@
+// What a pipelining client, a slow store, a drain or a half-failed start must not break.
+import { createSocket } from "node:dgram";
+import { createServer } from "node:net";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { MasterNode } from "../../src/master-node.js";
+import {
+  encodeConnectRequest,
+  encodeLobby2Request,
+  encodeUdpRequest,
+} from "../../src/protocol/index.js";
+import {
+  expectNoOpenSockets,
+  freeTcpPort,
+  metricTotal,
+  peerFoundBytes,
+  registerRawServer,
+  Resources,
+  waitFor,
+} from "../helpers/master.js";
+
+const resources = new Resources();
+afterEach(async () => {
+  await resources.closeAll();
+  await expectNoOpenSockets();
+});
+
+describe("robustness", () => {
+  it("handles a connection's commands one at a time and closes a pipelining flood", async () => {
+    const master = await resources.master();
+    const flood = await resources.tcp(master.gamePort, "127.0.0.40");
+    const oneLobby = encodeLobby2Request({});
+    flood.send(Buffer.concat(Array.from({ length: 40 }, () => oneLobby)));
+    await flood.waitForClose();
+    const metrics = master.node.metrics;
+    expect(await metricTotal(metrics.badInput, { reason: "command_flood" })).toBe(1);
+    // Not forty store queries: at most the one that started before the flood was seen.
+    expect(await metricTotal(metrics.lobbyRequests)).toBeLessThanOrEqual(1);
+  });
+
+  it("answers a waiting connect with -2 even when the idle timeout is shorter than the wait", async () => {
+    const master = await resources.master({ config: { idleTimeoutMs: 200, clientUdpWaitMs: 800 } });
+    await registerRawServer(resources, master, "127.0.0.2");
+    const client = await resources.tcp(master.gamePort, "127.0.0.3");
+    client.send(encodeConnectRequest("127.0.0.2")); // no UDP connect: it waits 800 ms
+    expect(await client.waitForBytes(1, 5_000)).toEqual(Buffer.from([0xfe]));
+  });
+
+  it("lets a draining node write the -1s it still has paced for a server before closing it", async () => {
+    const master = await resources.master({ config: { replyGapMs: 300 } });
+    const server = await registerRawServer(resources, master, "127.0.0.2");
+    const ports: number[] = [];
+    for (const ip of ["127.0.0.3", "127.0.0.4"]) {
+      const udp = await resources.udp(ip);
+      await udp.send(encodeUdpRequest("connect", true), master.gamePort);
+      ports.push(udp.port);
+      const client = await resources.tcp(master.gamePort, ip);
+      client.send(encodeConnectRequest("127.0.0.2"));
+      await client.waitForBytes(1);
+    }
+    await master.node.drain();
+    const expected = Buffer.concat([
+      peerFoundBytes("127.0.0.3", ports[0] as number),
+      peerFoundBytes("127.0.0.4", ports[1] as number),
+    ]);
+    expect(await server.tcp.waitForBytes(expected.length)).toEqual(expected);
+    await server.tcp.waitForClose();
+  });
+
+  it("closes promptly when Redis was never reachable", async () => {
+    const deadPort = await freeTcpPort();
+    const master = await resources.master({ env: { REDIS_URL: `redis://127.0.0.1:${deadPort}` } });
+    expect(master.node.readiness().ready).toBe(false);
+    const startedAt = Date.now();
+    await master.node.close();
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+  });
+
+  it("releases the TCP port when the UDP port is taken and start fails", async () => {
+    const port = await freeTcpPort();
+    const squatter = createSocket("udp4");
+    await new Promise<void>((resolve) => squatter.bind({ address: "127.0.0.1", port }, resolve));
+    try {
+      const config = {
+        ...loadConfig({ argv: [], env: { GMNET_HOST: "127.0.0.1" } }),
+        port,
+        httpPort: 0,
+      };
+      await expect(
+        MasterNode.start(config, pino({ level: "silent" }), { processMetrics: false }),
+      ).rejects.toThrow(/EADDRINUSE/);
+      const probe = createServer();
+      await new Promise<void>((resolve, reject) => {
+        probe.once("error", reject);
+        probe.listen(port, "127.0.0.1", resolve);
+      });
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+  });
+});
