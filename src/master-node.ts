@@ -50,9 +50,11 @@ export class MasterNode {
 
   static async start(
     config: MasterConfig,
-    logger: Logger,
+    rootLogger: Logger,
     options: MasterNodeOptions = {},
   ): Promise<MasterNode> {
+    // Every line names its node: cluster logs are read merged.
+    const logger = rootLogger.child({ node: config.nodeId });
     const metrics = new MasterMetrics({ processMetrics: options.processMetrics ?? true });
     const timings: StoreTimings = {
       serverUdpBindWindowMs: config.serverUdpBindWindowMs,

@@ -25,6 +25,7 @@ import {
   type TcpCommand,
   type UdpCommand,
 } from "../protocol/index.js";
+import { LogThrottle } from "../transport/log-throttle.js";
 import type { CommandHandler, GameConnection } from "../transport/types.js";
 import { compareVersions } from "./version.js";
 
@@ -52,6 +53,7 @@ export class Mediator implements CommandHandler {
   /** Registered server sockets held by this node, by connection id. */
   private readonly owned = new Map<string, OwnedServer>();
   private readonly recentConnects = new Map<string, number>();
+  private readonly failureLog = new LogThrottle();
   /** connection id → server IP whose unregister failed (store unreachable); retried on refresh. */
   private readonly failedUnregisters = new Map<string, string>();
   private inFlight = 0;
@@ -370,7 +372,8 @@ export class Mediator implements CommandHandler {
     const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
     this.metrics.mediationSeconds.observe({ route }, seconds);
     this.metrics.connectOutcomes.inc({ outcome: "found" });
-    this.logger.info(
+    // Per connect: debug (the counts are in metrics; info would be a line per connect).
+    this.logger.debug(
       {
         ...context,
         serverUdpPort: server.udpPort,
@@ -388,7 +391,11 @@ export class Mediator implements CommandHandler {
     context: object,
   ): void {
     this.metrics.connectOutcomes.inc({ outcome });
-    this.logger.info({ ...context, outcome }, "connect answered -2");
+    // Failures are what operators look for: at info, but at most one line per outcome a second.
+    const suppressed = this.failureLog.allow(outcome);
+    if (suppressed !== null)
+      this.logger.info({ ...context, outcome, suppressed }, "connect answered -2");
+    else this.logger.debug({ ...context, outcome }, "connect answered -2");
     connection.send(encodeServerNotFound());
   }
 

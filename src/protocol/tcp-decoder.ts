@@ -37,15 +37,14 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 export class TcpCommandDecoder {
-  private readonly lineBuffer: Buffer;
+  /** Grows from a few bytes up to the limit: a kept server socket only ever sees `ping`. */
+  private lineBuffer: Buffer | null = null;
   private lineLength = 0;
   private previousByteWasCr = false;
   private readonly lines: string[] = [];
   private failure: DecodeError | null = null;
 
-  constructor(private readonly limits: TcpDecoderLimits = DEFAULT_TCP_DECODER_LIMITS) {
-    this.lineBuffer = Buffer.allocUnsafe(limits.maxLineBytes);
-  }
+  constructor(private readonly limits: TcpDecoderLimits = DEFAULT_TCP_DECODER_LIMITS) {}
 
   /** Bytes held for an incomplete command (bounded by the line limit times the longest command). */
   get pendingBytes(): number {
@@ -79,13 +78,26 @@ export class TcpCommandDecoder {
           this.fail("line_too_long", `line exceeds ${this.limits.maxLineBytes} bytes`),
         ];
       }
-      this.lineBuffer[this.lineLength++] = byte;
+      this.appendByte(byte);
     }
     return results;
   }
 
+  private appendByte(byte: number): void {
+    let buffer = this.lineBuffer;
+    if (buffer === null || this.lineLength === buffer.length) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.limits.maxLineBytes, Math.max(32, this.lineLength * 2)),
+      );
+      buffer?.copy(grown, 0, 0, this.lineLength);
+      buffer = grown;
+      this.lineBuffer = grown;
+    }
+    buffer[this.lineLength++] = byte;
+  }
+
   private completeLine(): TcpDecodeResult | null {
-    const line = this.lineBuffer.toString("utf8", 0, this.lineLength);
+    const line = this.lineBuffer?.toString("utf8", 0, this.lineLength) ?? "";
     this.lineLength = 0;
     if (this.lines.length === 0 && line === "") return null; // stray blank line between commands
     this.lines.push(line);

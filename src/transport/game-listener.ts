@@ -29,7 +29,8 @@ export class GameListener {
   private readonly tcpServer: Server;
   private readonly udpSocket: UdpSocket;
   private readonly sessions = new Set<TcpSession>();
-  private readonly bootId = randomBytes(4).toString("hex");
+  /** Random per process, so connection ids never repeat across nodes or restarts (48 bits). */
+  private readonly bootId = randomBytes(6).toString("base64url");
   private sequence = 0;
   private readonly badInputLog = new LogThrottle();
   private listening = false;
@@ -77,7 +78,8 @@ export class GameListener {
         if (left <= 0) this.connectionsPerIp.delete(peerIp);
         else this.connectionsPerIp.set(peerIp, left);
       });
-      const id = `${options.nodeId}/${this.bootId}/${++this.sequence}`;
+      // Short: it is stored with every registration in Redis.
+      const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
       const session = new TcpSession(id, socket, options, {
         handler,
         metrics,

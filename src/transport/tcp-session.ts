@@ -41,7 +41,7 @@ export class TcpSession implements GameConnection {
   private readonly pacer: ReplyPacer;
   private idleTimer: NodeJS.Timeout | null = null;
   private proxyHeaderPending: Buffer | null;
-  private readonly logger: Logger;
+  private childLogger: Logger | null = null;
   private sourceObserved = false;
   private readonly queuedCommands: TcpCommand[] = [];
   private commandInFlight = false;
@@ -59,11 +59,9 @@ export class TcpSession implements GameConnection {
     this.decoder = new TcpCommandDecoder({ maxLineBytes: options.maxLineBytes });
     this.pacer = new ReplyPacer({ write: (reply) => socket.write(reply) }, options.replyGapMs);
     this.proxyHeaderPending = options.proxyProtocol ? Buffer.alloc(0) : null;
-    this.logger = context.logger.child({ conn: id, peer: context.formatIp(this.remoteIp) });
     context.metrics.tcpConnections.inc({ role: "unknown" });
 
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000); // detects half-open server sockets eventually
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (error) => this.logger.debug({ err: error.message }, "socket error"));
     socket.on("close", () => this.finish());
@@ -107,6 +105,16 @@ export class TcpSession implements GameConnection {
 
   keepAlive(): void {
     this.clearIdleTimer();
+    this.socket.setKeepAlive(true, 30_000); // detects half-open server sockets eventually
+  }
+
+  /** Built on first use: most connections never log, and a child costs memory per socket. */
+  private get logger(): Logger {
+    this.childLogger ??= this.context.logger.child({
+      conn: this.id,
+      peer: this.context.formatIp(this.remoteIp),
+    });
+    return this.childLogger;
   }
 
   /** Resolves once every queued reply has been written (at once if none is queued). */

@@ -5,7 +5,7 @@ export type ConnectionRole = "unknown" | "server" | "client" | "lobby";
 
 /** One game TCP connection as the master logic sees it. */
 export interface GameConnection {
-  /** Unique across the cluster and across restarts: `<nodeId>/<sequence>`. */
+  /** Unique across the cluster and across restarts: `<random boot id>.<sequence>`. */
   readonly id: string;
   /** Canonical public IP of the peer (after PROXY protocol, if on). */
   readonly remoteIp: string;

@@ -23,7 +23,7 @@ for _, ip in ipairs(members) do
     local match = true
     for f = 1, 8 do
       local filter = ARGV[4 + f]
-      if filter ~= '' and filter ~= h[2 + f] then
+      if filter ~= '' and filter ~= (h[2 + f] or '') then
         match = false
         break
       end

@@ -17,10 +17,14 @@ while i + 13 <= #ARGV do
   local key = ARGV[4] .. ip
   local owner = redis.call('HGET', key, 'o')
   if not owner then
-    redis.call('HSET', key, 'u', ARGV[i + 3], 'v', ARGV[i + 4],
-      'd1', ARGV[i + 5], 'd2', ARGV[i + 6], 'd3', ARGV[i + 7], 'd4', ARGV[i + 8],
-      'd5', ARGV[i + 9], 'd6', ARGV[i + 10], 'd7', ARGV[i + 11], 'd8', ARGV[i + 12],
-      'c', ARGV[i + 13], 'n', ARGV[i + 2], 'o', conn, 'r', now)
+    local fields = { 'u', ARGV[i + 3], 'v', ARGV[i + 4], 'c', ARGV[i + 13], 'n', ARGV[i + 2], 'o', conn, 'r', now }
+    for d = 1, 8 do
+      if ARGV[i + 4 + d] ~= '' then
+        fields[#fields + 1] = 'd' .. d
+        fields[#fields + 1] = ARGV[i + 4 + d]
+      end
+    end
+    redis.call('HSET', key, unpack(fields))
     redis.call('PEXPIRE', key, ttl)
     redis.call('ZADD', KEYS[1], ARGV[i + 13], ip)
     redis.call('ZADD', KEYS[2], now + lease, ip)

@@ -12,10 +12,20 @@ local pending = redis.call('GET', KEYS[2])
 if pending then redis.call('DEL', KEYS[2]) end
 local udp = pending or previous[3] or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'u', udp, 'v', ARGV[2],
-  'd1', ARGV[3], 'd2', ARGV[4], 'd3', ARGV[5], 'd4', ARGV[6],
-  'd5', ARGV[7], 'd6', ARGV[8], 'd7', ARGV[9], 'd8', ARGV[10],
-  'c', created, 'n', ARGV[11], 'o', ARGV[12], 'r', now, 'f', pending and '1' or '0')
+-- Empty data fields are not stored (readers take a missing field as ''): most
+-- servers fill few of the eight, and every byte is paid per server.
+local fields = { 'u', udp, 'v', ARGV[2], 'c', created, 'n', ARGV[11], 'o', ARGV[12], 'r', now }
+if pending then
+  fields[#fields + 1] = 'f'
+  fields[#fields + 1] = '1'
+end
+for i = 1, 8 do
+  if ARGV[2 + i] ~= '' then
+    fields[#fields + 1] = 'd' .. i
+    fields[#fields + 1] = ARGV[2 + i]
+  end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[14])
 redis.call('ZADD', KEYS[3], created, ip)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[13]), ip)
