@@ -1,0 +1,139 @@
+// Benchmark entry: `npm run bench -- --scenario NAME [options]`. Each scenario
+// prints progress to stderr, ONE summary line to stdout, and writes its full
+// result as JSON under bench/results/. Build first (`npm run build`): master
+// nodes run as `node dist/cli.js` children. Traffic stays on 127.0.0.0/8.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { runFuzzScenario } from "./scenarios/fuzz.js";
+import { runMemoryScenario } from "./scenarios/memory.js";
+import { runCompare, runRamp, runRedisCost } from "./scenarios/throughput.js";
+import { runSlowloris } from "./scenarios/slowloris.js";
+import { runSoak } from "./scenarios/soak.js";
+import { machineInfo, RESULTS_DIR } from "./lib/procs.js";
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "compare" },
+    seconds: { type: "string", default: "10" },
+    rate: { type: "string", default: "5000" },
+    servers: { type: "string", default: "300" },
+    clients: { type: "string", default: "4096" },
+    lobby: { type: "string", default: "20" },
+    "reply-gap-ms": { type: "string", default: "1" },
+    "log-level": { type: "string", default: "warn" },
+    modes: { type: "string", default: "memory,redis1,redis3" },
+    "cpu-prof": { type: "boolean", default: false },
+    "p99-limit-ms": { type: "string", default: "5" },
+    steps: { type: "string", default: "" },
+    counts: { type: "string", default: "10000,50000,100000" },
+    inputs: { type: "string", default: "1000000" },
+    sockets: { type: "string", default: "10000" },
+    minutes: { type: "string", default: "10" },
+    seed: { type: "string", default: "1" },
+  },
+  strict: true,
+});
+
+export interface CommonOptions {
+  seconds: number;
+  rate: number;
+  servers: number;
+  clients: number;
+  lobbyPerSec: number;
+  replyGapMs: number;
+  logLevel: string;
+  modes: string[];
+  cpuProfileDir: string | null;
+  p99LimitMs: number;
+  steps: number[];
+  counts: number[];
+  inputs: number;
+  sockets: number;
+  minutes: number;
+  seed: number;
+}
+
+const numbers = (text: string) =>
+  text
+    .split(",")
+    .filter((t) => t.trim() !== "")
+    .map(Number);
+
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const scenario = values.scenario as string;
+const options: CommonOptions = {
+  seconds: Number(values.seconds),
+  rate: Number(values.rate),
+  servers: Number(values.servers),
+  clients: Number(values.clients),
+  lobbyPerSec: Number(values.lobby),
+  replyGapMs: Number(values["reply-gap-ms"]),
+  logLevel: values["log-level"] as string,
+  modes: (values.modes as string).split(","),
+  cpuProfileDir: values["cpu-prof"] ? `${RESULTS_DIR}profiles/${scenario}-${stamp}` : null,
+  p99LimitMs: Number(values["p99-limit-ms"]),
+  steps: numbers(values.steps as string),
+  counts: numbers(values.counts as string),
+  inputs: Number(values.inputs),
+  sockets: Number(values.sockets),
+  minutes: Number(values.minutes),
+  seed: Number(values.seed),
+};
+
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync("redis-server", ["--version"]).toString())?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+async function main(): Promise<number> {
+  if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
+  const scenarios: Record<
+    string,
+    () => Promise<{ summary: string; result: unknown; ok: boolean }>
+  > = {
+    compare: () => runCompare(options),
+    ramp: () => runRamp(options),
+    rediscost: () => runRedisCost(options),
+    memory: () => runMemoryScenario(options),
+    fuzz: () => runFuzzScenario(options),
+    slowloris: () => runSlowloris(options),
+    soak: () => runSoak(options),
+  };
+  const run = scenarios[scenario];
+  if (!run) {
+    process.stderr.write(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(", ")}\n`);
+    return 2;
+  }
+  const { summary, result, ok } = await run();
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}${scenario}-${stamp}.json`;
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        scenario,
+        at: new Date().toISOString(),
+        machine: { ...machineInfo(), redis: redisVersion() },
+        options,
+        result,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stderr.write(`wrote ${file}\n`);
+  process.stdout.write(`${summary}\n`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);
