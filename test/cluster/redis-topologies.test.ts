@@ -1,12 +1,15 @@
 // The same cross-node introduction through Redis Sentinel and through a
-// three-shard Redis Cluster (sharded pub/sub, hash-tagged keys).
+// three-shard Redis Cluster (sharded pub/sub, hash-tagged keys), and over TLS
+// with a password.
 import { afterEach, describe, expect, it } from "vitest";
 import { MASTER_HOST, RawTcp, Resources, type TestMaster, waitFor } from "../helpers/master.js";
 import { type NodeProcess, spawnNode } from "../helpers/processes.js";
 import {
+  hasOpenssl,
   hasRedisServerBinary,
   startRedisCluster,
   startSentinelSetup,
+  startTlsRedis,
   uniquePrefix,
 } from "../helpers/redis.js";
 import {
@@ -113,4 +116,46 @@ describe.skipIf(!hasRedisServerBinary())("Redis topologies", () => {
       "lease expiry",
     );
   }, 60_000);
+
+  it.skipIf(!hasOpenssl())(
+    "introduces across nodes through Redis over TLS with a password (rediss://, private CA via NODE_EXTRA_CA_CERTS)",
+    async () => {
+      const tls = res.add(await startTlsRedis("s3cret-pass"), (t) => t.close());
+      const prefix = uniquePrefix();
+      const env = { REDIS_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile, GMNET_KEY_PREFIX: prefix };
+      const nodes: NodeProcess[] = [];
+      for (const [i, host] of ["127.0.0.41", "127.0.0.42"].entries()) {
+        const child = await spawnNode({ nodeId: `${prefix}-${i}`, host, env });
+        res.add(child, (c) => {
+          if (c.child.exitCode === null) c.kill("SIGKILL");
+          return c.exited;
+        });
+        nodes.push(child);
+      }
+      const [a, b] = nodes as [NodeProcess, NodeProcess];
+      const serverUdp = await res.udp("127.0.0.2");
+      await serverUdp.send(UDP_REG, a.port, a.host);
+      const serverTcp = res.add(await RawTcp.connect(a.port, "127.0.0.2", a.host), (t) =>
+        t.close(),
+      );
+      serverTcp.send(tcpReg2("1.2.4", ["Game"]));
+      await waitFor(
+        async () =>
+          (await fetch(`http://${b.host}:${b.httpPort}/admin/servers/127.0.0.2`)).status === 200,
+        10_000,
+        "registration through TLS",
+      );
+      const clientUdp = await res.udp("127.0.0.3");
+      await clientUdp.send(UDP_CONNECT, a.port, a.host);
+      const clientTcp = res.add(await RawTcp.connect(b.port, "127.0.0.3", b.host), (t) =>
+        t.close(),
+      );
+      clientTcp.send(tcpConnect("127.0.0.2"));
+      const toClient = peerReply("127.0.0.2", serverUdp.port);
+      const toServer = peerReply("127.0.0.3", clientUdp.port);
+      expect(await clientTcp.waitForBytes(toClient.length, 10_000)).toEqual(toClient);
+      expect(await serverTcp.waitForBytes(toServer.length, 10_000)).toEqual(toServer);
+    },
+    60_000,
+  );
 });

@@ -265,3 +265,101 @@ export async function startRedisCluster(): Promise<{ nodes: string[]; close(): P
     },
   };
 }
+
+/** A redis-server speaking only TLS with a password, and the self-signed CA that signs it. */
+export async function startTlsRedis(
+  password: string,
+): Promise<{ url: string; caFile: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "gmnet-tls-"));
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  const port = await freeTcpPort();
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--tls-cert-file",
+      cert,
+      "--tls-key-file",
+      key,
+      "--tls-ca-cert-file",
+      cert,
+      "--tls-auth-clients",
+      "no",
+      "--requirepass",
+      password,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
+    { stdio: "ignore" },
+  );
+  await waitFor(
+    () => {
+      if (child.exitCode !== null)
+        throw new Error(`TLS redis-server exited with ${child.exitCode}`);
+      try {
+        const pong = execFileSync("redis-cli", [
+          "--tls",
+          "--cacert",
+          cert,
+          "-p",
+          String(port),
+          "--no-auth-warning",
+          "-a",
+          password,
+          "ping",
+        ]);
+        return pong.toString().includes("PONG");
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "TLS redis-server",
+  );
+  return {
+    url: `rediss://:${password}@127.0.0.1:${port}`,
+    caFile: cert,
+    close: async () => {
+      await killAll([child]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function hasOpenssl(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
