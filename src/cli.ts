@@ -3,11 +3,50 @@
 import { ConfigError, helpText, loadConfig } from "./config.js";
 import { createLogger } from "./logging.js";
 import { MasterNode } from "./master-node.js";
+import { runProbe } from "./probe.js";
 import { MASTER_VERSION } from "./version.js";
 
-async function main(argv: string[]): Promise<number> {
+const PROBE_HELP = `Usage: gmnet-master probe --master <host:port> [--timeout-ms 5000] [--public-ip <ip>]
+
+Registers a probe game server and connects a probe client through the master,
+from this machine, and prints the public endpoints the master recorded. If they
+show a load balancer's address instead of this machine's, the deployment does
+not keep source addresses and punching will fail. Exit code 0 when the master
+mediated, 1 otherwise.`;
+
+async function probe(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`${helpText()}\n`);
+    process.stdout.write(`${PROBE_HELP}\n`);
+    return 0;
+  }
+  const value = (flag: string) => {
+    const index = argv.indexOf(flag);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const master = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value("--master") ?? "");
+  const timeoutMs = Number(value("--timeout-ms") ?? 5000);
+  if (!master || !Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    process.stderr.write(
+      `gmnet-master probe: --master host:port is required (and --timeout-ms a positive whole number)\n\n${PROBE_HELP}\n`,
+    );
+    return 2;
+  }
+  const report = await runProbe({
+    masterHost: master[1] as string,
+    masterPort: Number(master[2]),
+    timeoutMs,
+    publicIp: value("--public-ip"),
+  });
+  for (const line of report.lines) process.stdout.write(`${line}\n`);
+  return report.ok ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "probe") return probe(argv.slice(1));
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(
+      `${helpText()}\n\nSubcommand: gmnet-master probe --master <host:port>  (see gmnet-master probe --help)\n`,
+    );
     return 0;
   }
   if (argv.includes("--version")) {
