@@ -354,7 +354,7 @@ export class Mediator implements CommandHandler {
       // A node that still heartbeats may only be reconnecting its subscriber: never delete
       // live state on one missed delivery; the lease prunes it if the node is really dead.
       const ownerAlive =
-        route === "remote" && (await this.nodes.isAlive(server.ownerNodeId).catch(() => false));
+        route === "remote" && (await this.nodes.isAlive(server.ownerNodeId).catch(() => true));
       if (ownerAlive) {
         return this.finishConnect(connection, "owner_unreachable", {
           ...context,

@@ -56,28 +56,16 @@ export class GameListener {
     });
     this.udpRateLimiter = new PerSourceRateLimiter(options.udpRatePerIp, options.udpRatePerIp * 2);
     this.tcpServer = createServer({ noDelay: true }, (socket) => {
-      // Counted by the socket's own address: behind a PROXY-protocol balancer that is the
-      // balancer's, so the cap then guards the balancer link rather than one game host.
-      const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
-      const open = this.connectionsPerIp.get(peerIp) ?? 0;
-      if (open >= options.maxConnectionsPerIp && !options.proxyProtocol) {
-        metrics.badInput.inc({ reason: "too_many_connections" });
-        const suppressed = this.badInputLog.allow("tcp:too_many_connections");
-        if (suppressed !== null) {
-          logger.warn(
-            { peer: formatIp(peerIp), open, suppressed },
-            "refused a TCP connection: too many open from one IP",
-          );
+      // Counted by the game's address: the socket's own, or with PROXY protocol the
+      // one its header names (then checked by the session once the header is read).
+      if (!options.proxyProtocol) {
+        const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+        if (!this.admitConnection(peerIp)) {
+          socket.destroy();
+          return;
         }
-        socket.destroy();
-        return;
+        socket.once("close", () => this.releaseConnection(peerIp));
       }
-      this.connectionsPerIp.set(peerIp, open + 1);
-      socket.once("close", () => {
-        const left = (this.connectionsPerIp.get(peerIp) ?? 1) - 1;
-        if (left <= 0) this.connectionsPerIp.delete(peerIp);
-        else this.connectionsPerIp.set(peerIp, left);
-      });
       // Short: it is stored with every registration in Redis.
       const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
       const session = new TcpSession(id, socket, options, {
@@ -87,6 +75,8 @@ export class GameListener {
         formatIp,
         badInputLog: this.badInputLog,
         observeSource: (ip) => this.sourceMonitor.observe(ip),
+        admitProxiedSource: (ip) => this.admitConnection(ip),
+        releaseProxiedSource: (ip) => this.releaseConnection(ip),
       });
       this.sessions.add(session);
       session.onClosed = () => this.sessions.delete(session);
@@ -186,6 +176,30 @@ export class GameListener {
     await this.stopAccepting();
     this.closeAllSessions("shutting down");
     this.udpRateLimiter.close();
+  }
+
+  /** Counts one more open connection from `ip`; false (counted, logged) past the cap. */
+  private admitConnection(ip: string): boolean {
+    const open = this.connectionsPerIp.get(ip) ?? 0;
+    if (open >= this.options.maxConnectionsPerIp) {
+      this.metrics.badInput.inc({ reason: "too_many_connections" });
+      const suppressed = this.badInputLog.allow("tcp:too_many_connections");
+      if (suppressed !== null) {
+        this.logger.warn(
+          { peer: this.formatIp(ip), open, suppressed },
+          "refused a TCP connection: too many open from one IP",
+        );
+      }
+      return false;
+    }
+    this.connectionsPerIp.set(ip, open + 1);
+    return true;
+  }
+
+  private releaseConnection(ip: string): void {
+    const left = (this.connectionsPerIp.get(ip) ?? 1) - 1;
+    if (left <= 0) this.connectionsPerIp.delete(ip);
+    else this.connectionsPerIp.set(ip, left);
   }
 
   private onDatagram(datagram: Buffer, address: string, port: number): void {

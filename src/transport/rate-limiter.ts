@@ -1,8 +1,11 @@
 // Per-source token buckets: a flood from one address is dropped at the door
 // (counted and logged, never stored), while a game's occasional datagrams pass.
-/** Sources tracked one by one; past this (a spoofed flood) new ones share one bucket. */
+/**
+ * Sources tracked at once. Past this (a spoofed flood: every new source gets a
+ * fresh burst anyway, so tracking cannot stop it) new sources pass untracked
+ * until the sweep frees room, rather than starving real games in a shared bucket.
+ */
 export const MAX_TRACKED_SOURCES = 100_000;
-const OVERFLOW_SOURCE = "*overflow*";
 
 export class PerSourceRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
@@ -26,11 +29,10 @@ export class PerSourceRateLimiter {
   allow(source: string): boolean {
     if (this.ratePerSecond <= 0) return true;
     const nowMs = this.now();
-    let key = source;
-    if (!this.buckets.has(key) && this.buckets.size >= MAX_TRACKED_SOURCES) key = OVERFLOW_SOURCE;
-    const bucket = this.buckets.get(key);
+    const bucket = this.buckets.get(source);
     if (!bucket) {
-      this.buckets.set(key, { tokens: this.burst - 1, atMs: nowMs });
+      if (this.buckets.size < MAX_TRACKED_SOURCES)
+        this.buckets.set(source, { tokens: this.burst - 1, atMs: nowMs });
       return true;
     }
     bucket.tokens = Math.min(

@@ -34,12 +34,15 @@ export class ReplyPacer {
     else this.drainedCallbacks.push(callback);
   }
 
+  /** Drops what is queued; whoever waits for the queue to drain is released at once. */
   stop(): void {
     this.stopped = true;
     this.queue.length = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const callbacks = this.drainedCallbacks;
     this.drainedCallbacks = [];
+    for (const callback of callbacks) callback();
   }
 
   private flush(): void {

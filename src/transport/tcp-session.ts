@@ -29,6 +29,9 @@ export interface TcpSessionContext {
   badInputLog: LogThrottle;
   /** Told each connection's source address once its first command arrives (after any PROXY header). */
   observeSource: (ip: string) => void;
+  /** With PROXY protocol: counts the game's real address against the per-IP cap. */
+  admitProxiedSource: (ip: string) => boolean;
+  releaseProxiedSource: (ip: string) => void;
 }
 
 export class TcpSession implements GameConnection {
@@ -45,6 +48,8 @@ export class TcpSession implements GameConnection {
   private sourceObserved = false;
   private readonly queuedCommands: TcpCommand[] = [];
   private commandInFlight = false;
+  /** The real address counted against the per-IP cap (PROXY protocol only). */
+  private admittedProxiedIp: string | null = null;
   /** Set once the transport saw the socket open, so close() can report it once. */
   onClosed: (() => void) | null = null;
 
@@ -140,6 +145,9 @@ export class TcpSession implements GameConnection {
         this.remoteIp = normalizeIp(parsed.source.ip) ?? this.remoteIp;
         this.remotePort = parsed.source.port;
       }
+      if (!this.context.admitProxiedSource(this.remoteIp))
+        return this.close("too many connections from one IP");
+      this.admittedProxiedIp = this.remoteIp;
       bytes = header.subarray(parsed.headerBytes);
     }
     for (const result of this.decoder.push(bytes)) {
@@ -157,7 +165,9 @@ export class TcpSession implements GameConnection {
         return this.reject("command_flood", `more than ${MAX_QUEUED_COMMANDS} commands queued`);
       }
     }
-    this.pump();
+    // Only a completed command counts as activity: bytes alone (NULs, blank lines,
+    // half a line) must not keep a connection past its idle timeout.
+    if (this.queuedCommands.length > 0) this.pump();
   }
 
   /**
@@ -170,7 +180,7 @@ export class TcpSession implements GameConnection {
     while (!this.isClosed && !this.commandInFlight && this.queuedCommands.length > 0) {
       if (this.ending) {
         this.queuedCommands.length = 0; // nothing is answered after a final reply
-        return;
+        break;
       }
       if (this.role !== "server" && this.pacer.pending > 0) {
         this.hold(() => new Promise<void>((resolve) => this.pacer.onDrained(resolve)));
@@ -224,6 +234,7 @@ export class TcpSession implements GameConnection {
     this.clearIdleTimer();
     this.pacer.stop();
     this.context.metrics.tcpConnections.dec({ role: this.currentRole });
+    if (this.admittedProxiedIp !== null) this.context.releaseProxiedSource(this.admittedProxiedIp);
     this.socket.destroy();
     this.onClosed?.();
     this.context.handler.onTcpClosed(this);

@@ -152,6 +152,16 @@ describe("RedisRegistry", () => {
     expect(await registry.refreshOwned([registered])).toEqual([{ outcome: "kept", udpPort: 4242 }]);
   });
 
+  it("a registration restored after the store lost it keeps its port against a stray UDP reg", async () => {
+    const { registry } = await backend();
+    await registry.recordServerUdp("10.0.0.1", 50_000);
+    const registered = (await registry.registerServer(input("10.0.0.1", "c1"))).registration;
+    await registry.unregisterServer("10.0.0.1", "c1"); // as if Redis had lost it
+    expect(await registry.refreshOwned([registered])).toEqual([{ outcome: "restored", udpPort: 50_000 }]);
+    await registry.recordServerUdp("10.0.0.1", 6_666);
+    expect((await registry.findServer("10.0.0.1"))?.udpPort).toBe(50_000);
+  });
+
   it("refresh keeps, restores and reports superseded registrations; unrefreshed ones expire", async () => {
     const prefix = uniquePrefix();
     const { registry } = await backend("node-a", prefix);

@@ -15,6 +15,7 @@ import {
   freeTcpPort,
   metricTotal,
   peerFoundBytes,
+  type RawTcp,
   registerRawServer,
   Resources,
   waitFor,
@@ -99,5 +100,51 @@ describe("robustness", () => {
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
+  });
+});
+
+describe("robustness: idle connections and the PROXY-protocol cap", () => {
+  it("closes a connection that sends bytes but never a command (NULs, blank lines, half a line)", async () => {
+    const master = await resources.master({ config: { idleTimeoutMs: 300 } });
+    const trickles = await Promise.all(
+      ["127.0.0.51", "127.0.0.52", "127.0.0.53"].map((ip) => resources.tcp(master.gamePort, ip)),
+    );
+    const payloads = [Buffer.from([0]), Buffer.from("\n"), Buffer.from("r")];
+    const timer = setInterval(() => {
+      trickles.forEach((socket, i) => {
+        if (!socket.closed) socket.send(payloads[i] as Buffer);
+      });
+    }, 100);
+    try {
+      await Promise.all(trickles.map((socket) => socket.waitForClose(3_000)));
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it("closes a lobby connection on time even when a command followed lobby2 in the same write", async () => {
+    const master = await resources.master({ config: { idleTimeoutMs: 300 } });
+    const lobby = await resources.tcp(master.gamePort, "127.0.0.54");
+    lobby.send(Buffer.concat([encodeLobby2Request({}), Buffer.from("version\n\0")]));
+    await lobby.waitForClose(3_000);
+    expect(lobby.received[0]).toBe(0xf9);
+  });
+
+  it("caps connections per real source when PROXY protocol names the source", async () => {
+    const master = await resources.master({
+      config: { proxyProtocol: "v1", maxConnectionsPerIp: 2 },
+    });
+    const header = Buffer.from("PROXY TCP4 198.51.100.7 127.0.0.1 40000 6510\r\n", "ascii");
+    const sockets: RawTcp[] = [];
+    for (let i = 0; i < 4; i++) {
+      const socket = await resources.tcp(master.gamePort, "127.0.0.55");
+      socket.send(Buffer.concat([header, Buffer.from("version\n\0")]));
+      sockets.push(socket);
+    }
+    await waitFor(() => sockets.filter((s) => s.closed).length === 2, 3_000, "two refused");
+    expect(sockets.filter((s) => !s.closed)).toHaveLength(2);
+    expect(
+      await metricTotal(master.node.metrics.badInput, { reason: "too_many_connections" }),
+    ).toBe(2);
   });
 });

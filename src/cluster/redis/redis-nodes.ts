@@ -39,9 +39,10 @@ export class RedisNodeDirectory implements NodeDirectory {
     return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
   }
 
+  /** Heartbeats carry the owner's clock: allow two leases so clock skew never kills a live node. */
   async isAlive(nodeId: string): Promise<boolean> {
     const lastSeen = await this.client.zscore(this.keys.nodes, nodeId);
-    return lastSeen !== null && Number(lastSeen) >= Date.now() - this.leaseMs;
+    return lastSeen !== null && Number(lastSeen) >= Date.now() - 2 * this.leaseMs;
   }
 
   async leave(nodeId: string): Promise<void> {

@@ -18,6 +18,11 @@ while i + 13 <= #ARGV do
   local owner = redis.call('HGET', key, 'o')
   if not owner then
     local fields = { 'u', ARGV[i + 3], 'v', ARGV[i + 4], 'c', ARGV[i + 13], 'n', ARGV[i + 2], 'o', conn, 'r', now }
+    -- A restored port is the owner's confirmed one: no UDP `reg` may rebind it now.
+    if ARGV[i + 3] ~= '' then
+      fields[#fields + 1] = 'f'
+      fields[#fields + 1] = '1'
+    end
     for d = 1, 8 do
       if ARGV[i + 4 + d] ~= '' then
         fields[#fields + 1] = 'd' .. d
