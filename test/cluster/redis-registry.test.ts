@@ -157,7 +157,9 @@ describe("RedisRegistry", () => {
     await registry.recordServerUdp("10.0.0.1", 50_000);
     const registered = (await registry.registerServer(input("10.0.0.1", "c1"))).registration;
     await registry.unregisterServer("10.0.0.1", "c1"); // as if Redis had lost it
-    expect(await registry.refreshOwned([registered])).toEqual([{ outcome: "restored", udpPort: 50_000 }]);
+    expect(await registry.refreshOwned([registered])).toEqual([
+      { outcome: "restored", udpPort: 50_000 },
+    ]);
     await registry.recordServerUdp("10.0.0.1", 6_666);
     expect((await registry.findServer("10.0.0.1"))?.udpPort).toBe(50_000);
   });
