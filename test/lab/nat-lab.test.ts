@@ -618,19 +618,25 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
     40_000,
   );
 
+  /** Registers the SDK game server behind NAT A, then SIGKILLs the master node holding its socket. */
+  async function startServerAndKillItsOwner() {
+    await scenario("port-restricted", "port-restricted", { tcp: [0, 1, 2], udp: [0, 1, 2] });
+    const gs = await startGameServer();
+    const reg = await waitRegistered(ADDR.natA.pub);
+    const owner = String(reg.ownerNodeId);
+    const ownerIdx = NODE_IDS.indexOf(owner as (typeof NODE_IDS)[number]);
+    expect(ownerIdx).toBeGreaterThanOrEqual(0);
+    const mark = gs.mark();
+    const killedAt = Date.now();
+    masters[ownerIdx]?.kill("SIGKILL");
+    await masters[ownerIdx]?.exited;
+    return { gs, owner, ownerIdx, mark, killedAt };
+  }
+
   itSdk(
     "SIGKILL the node holding the server's socket: the server re-registers through the LB and a new client punches through",
     async () => {
-      await scenario("port-restricted", "port-restricted", { tcp: [0, 1, 2], udp: [0, 1, 2] });
-      const gs = await startGameServer();
-      const reg = await waitRegistered(ADDR.natA.pub);
-      const owner = String(reg.ownerNodeId);
-      const ownerIdx = NODE_IDS.indexOf(owner as (typeof NODE_IDS)[number]);
-      expect(ownerIdx).toBeGreaterThanOrEqual(0);
-      const mark = gs.mark();
-      const killedAt = Date.now();
-      masters[ownerIdx]?.kill("SIGKILL");
-      await masters[ownerIdx]?.exited;
+      const { gs, owner, ownerIdx, mark, killedAt } = await startServerAndKillItsOwner();
       // the LB notices the dead endpoint (like a cloud LB health check / kube-proxy):
       // out of rotation, its conntrack entries dropped
       await lab.removeLbBackend(M[ownerIdx] as string);
@@ -665,14 +671,7 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
   itSdk(
     "SIGKILL owner, LB keeps the stale UDP flow (UDP reg lost): TCP re-registration reuses the stored UDP endpoint; a new client is welcomed",
     async () => {
-      await scenario("port-restricted", "port-restricted", { tcp: [0, 1, 2], udp: [0, 1, 2] });
-      const gs = await startGameServer();
-      const reg = await waitRegistered(ADDR.natA.pub);
-      const owner = String(reg.ownerNodeId);
-      const ownerIdx = NODE_IDS.indexOf(owner as (typeof NODE_IDS)[number]);
-      const mark = gs.mark();
-      masters[ownerIdx]?.kill("SIGKILL");
-      await masters[ownerIdx]?.exited;
+      const { gs, owner, ownerIdx, mark } = await startServerAndKillItsOwner();
       await lab.setLbBackends(
         M.filter((_, i) => i !== ownerIdx),
         M.filter((_, i) => i !== ownerIdx),
