@@ -2,8 +2,9 @@
 // as `node dist/cli.js` children (own event loop, raised fd limit), plus the
 // readings taken from them (RSS, CPU time, Prometheus samples, Redis INFO).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
-import { createServer } from "node:net";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { spawnRedis } from "../../test/helpers/redis.js";
+import { freeTcpPort, waitFor } from "../../test/helpers/wait.js";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 
@@ -16,32 +17,16 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `predicate` until it holds or `timeoutMs` passes (then throws). */
-export async function until<T>(
+export function until<T>(
   predicate: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   timeoutMs: number,
   what: string,
   everyMs = 20,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(everyMs);
-  }
+  return waitFor(predicate, timeoutMs, what, everyMs);
 }
 
-export function freePort(host = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeTcpPort;
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
@@ -69,8 +54,7 @@ export class BenchRedis {
 
   async restart(): Promise<void> {
     await this.kill();
-    const child = spawn(
-      "redis-server",
+    this.child = await spawnRedis(
       [
         "--port",
         String(this.port),
@@ -85,24 +69,7 @@ export class BenchRedis {
         "--maxclients",
         "10000",
       ],
-      { stdio: "ignore" },
-    );
-    this.child = child;
-    await until(
-      async () => {
-        const probe = this.client({ lazyConnect: true });
-        try {
-          await probe.connect();
-          return (await probe.ping()) === "PONG";
-        } catch {
-          return false;
-        } finally {
-          probe.disconnect();
-        }
-      },
-      10_000,
-      `redis-server on ${this.port}`,
-      50,
+      this.port,
     );
   }
 

@@ -5,6 +5,7 @@ import { type NodeProcess, spawnNode } from "../helpers/processes.js";
 import {
   MASTER_HOST,
   metricValue,
+  RawTcp,
   Resources,
   type TestMaster,
   waitFor,
@@ -66,10 +67,7 @@ async function spawn(
 async function registerRaw(port: number, ip: string, host = MASTER_HOST) {
   const udp = await res.udp(ip);
   await udp.send(UDP_REG, port, host);
-  const tcp = res.add(
-    await (await import("../helpers/master.js")).RawTcp.connect(port, ip, host),
-    (t) => t.close(),
-  );
+  const tcp = res.add(await RawTcp.connect(port, ip, host), (t) => t.close());
   tcp.send(tcpReg2("1.2.4", ["Game"]));
   return { udp, tcp };
 }
@@ -134,10 +132,7 @@ describe.skipIf(!hasRedisServerBinary())("cluster faults (own redis-server)", ()
     await server.tcp.waitForClose();
     const udp = await res.udp("127.0.0.3");
     await udp.send(UDP_CONNECT, b.port, b.host);
-    const client = res.add(
-      await (await import("../helpers/master.js")).RawTcp.connect(b.port, "127.0.0.3", b.host),
-      (t) => t.close(),
-    );
+    const client = res.add(await RawTcp.connect(b.port, "127.0.0.3", b.host), (t) => t.close());
     client.send(tcpConnect("127.0.0.2"));
     expect(await client.waitForBytes(1)).toEqual(NOT_FOUND);
     const metrics = await (await fetch(`http://${b.host}:${b.httpPort}/metrics`)).text();

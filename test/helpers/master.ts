@@ -2,7 +2,7 @@
 // speak from chosen loopback addresses (127.0.0.2, 127.0.0.3 … act as distinct
 // public IPs on Linux), and event-driven waiting (no sleeps).
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { connect as tcpConnect, createServer, type Socket } from "node:net";
+import { connect as tcpConnect, type Socket } from "node:net";
 import pino from "pino";
 import { loadConfig, type MasterConfig } from "../../src/config.js";
 import { type BackendFactory, MasterNode } from "../../src/master-node.js";
@@ -10,21 +10,8 @@ import { encodeReg2Request, encodeRegRequest, encodeUdpRequest } from "../../src
 
 export const MASTER_HOST = "127.0.0.1";
 
-/** Polls `predicate` (every few ms) until it holds, or rejects after `timeoutMs`. */
-export async function waitFor<T>(
-  predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 5_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  }
-}
+export { freeTcpPort, waitFor } from "./wait.js";
+import { freeTcpPort, waitFor } from "./wait.js";
 
 /** Resolves with the first emission of `event`, or rejects after `timeoutMs`. */
 export function once<T = unknown>(
@@ -42,19 +29,6 @@ export function once<T = unknown>(
       resolve(value);
     };
     emitter.once(event, onEvent);
-  });
-}
-
-/** A free TCP port on loopback (the config treats HTTP port 0 as "off", so tests pick one). */
-export function freeTcpPort(host = MASTER_HOST): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -319,6 +293,28 @@ export async function registerRawServer(
     `registration of ${ip} with UDP port ${udp.port}`,
   );
   return { tcp, udp, ip };
+}
+
+/** Eight lobby data fields from the first few. */
+export function lobbyData(...values: string[]): string[] {
+  return Array.from({ length: 8 }, (_, i) => values[i] ?? "");
+}
+
+/** The lobby the lobby tests query: dm/b on .2, ctf/a on .4, dm/c on .5 (in that order). */
+export async function registerLobbyFixture(
+  resources: Resources,
+  master: { gamePort: number; node: MasterNode },
+): Promise<void> {
+  for (const [ip, data1, data2] of [
+    ["127.0.0.2", "dm", "b"],
+    ["127.0.0.4", "ctf", "a"],
+    ["127.0.0.5", "dm", "c"],
+  ] as const) {
+    await registerRawServer(resources, master, ip, {
+      version: "1.2.5",
+      data: lobbyData(data1, data2),
+    });
+  }
 }
 
 /** The exact bytes of a `-1` reply. */

@@ -126,7 +126,7 @@ export async function commandCalls(client: Redis): Promise<Record<string, number
 }
 
 /** Spawns one redis-server with extra arguments on a free port; resolves once it answers PING. */
-async function spawnRedis(args: string[], port: number): Promise<ChildProcess> {
+export async function spawnRedis(args: string[], port: number): Promise<ChildProcess> {
   const child = spawn("redis-server", args, { stdio: "ignore" });
   await waitFor(
     async () => {

@@ -5,6 +5,8 @@ import {
   expectNoOpenSockets,
   metricValue,
   peerFoundBytes,
+  lobbyData,
+  registerLobbyFixture,
   registerRawServer,
   Resources,
   type TestMaster,
@@ -16,8 +18,6 @@ afterEach(async () => {
   await resources.closeAll();
   await expectNoOpenSockets();
 });
-
-const data = (...values: string[]) => Array.from({ length: 8 }, (_, i) => values[i] ?? "");
 
 async function get(master: TestMaster, path: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${master.httpUrl}${path}`, { headers });
@@ -112,18 +112,7 @@ describe("/metrics", () => {
 describe("admin API", () => {
   async function withServers() {
     const master = await resources.master({ http: true });
-    await registerRawServer(resources, master, "127.0.0.2", {
-      version: "1.2.5",
-      data: data("dm", "b"),
-    });
-    await registerRawServer(resources, master, "127.0.0.4", {
-      version: "1.2.5",
-      data: data("ctf", "a"),
-    });
-    await registerRawServer(resources, master, "127.0.0.5", {
-      version: "1.2.5",
-      data: data("dm", "c"),
-    });
+    await registerLobbyFixture(resources, master);
     return master;
   }
 
@@ -142,7 +131,7 @@ describe("admin API", () => {
     expect(body.servers[0]).toMatchObject({
       ip: "127.0.0.4",
       version: "1.2.5",
-      data: data("ctf", "a"),
+      data: lobbyData("ctf", "a"),
       ownerNodeId: master.node.config.nodeId,
     });
     expect(typeof body.servers[0]?.udpPort).toBe("number");
@@ -187,7 +176,7 @@ describe("admin API", () => {
     const master = await withServers();
     const found = await get(master, "/admin/servers/127.0.0.4");
     expect(found.status).toBe(200);
-    expect(found.json()).toMatchObject({ ip: "127.0.0.4", data: data("ctf", "a") });
+    expect(found.json()).toMatchObject({ ip: "127.0.0.4", data: lobbyData("ctf", "a") });
 
     const mapped = await get(master, "/admin/servers/::ffff:127.0.0.4");
     expect(mapped.status).toBe(200);

@@ -15,6 +15,8 @@ import {
   metricTotal,
   peerFoundBytes,
   type RawTcp,
+  lobbyData,
+  registerLobbyFixture,
   registerRawServer,
   Resources,
   type StartMasterOptions,
@@ -271,22 +273,8 @@ describe("server registration lifetime", () => {
 });
 
 describe("lobby", () => {
-  const data = (...values: string[]) => Array.from({ length: 8 }, (_, i) => values[i] ?? "");
-
-  async function registerLobbyServers(master: TestMaster) {
-    await registerRawServer(resources, master, "127.0.0.2", {
-      version: "1.2.5",
-      data: data("dm", "b"),
-    });
-    await registerRawServer(resources, master, "127.0.0.4", {
-      version: "1.2.5",
-      data: data("ctf", "a"),
-    });
-    await registerRawServer(resources, master, "127.0.0.5", {
-      version: "1.2.5",
-      data: data("dm", "c"),
-    });
-  }
+  const data = lobbyData;
+  const registerLobbyServers = (master: TestMaster) => registerLobbyFixture(resources, master);
 
   it("lobby2 returns filtered, sorted and limited servers as -7 JSON, then closes the connection", async () => {
     const master = await startMaster();
