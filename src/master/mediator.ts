@@ -119,10 +119,14 @@ export class Mediator implements CommandHandler {
     this.track(
       work.catch((error: Error) => {
         this.metrics.udpDatagrams.inc({ command: command.kind, result: "store_error" });
-        this.logger.warn(
-          { err: error.message, command: command.kind },
-          "could not record UDP endpoint",
-        );
+        // One line a second at most: while Redis is away every datagram fails.
+        const suppressed = this.failureLog.allow(`udp-${command.kind}`);
+        if (suppressed !== null) {
+          this.logger.warn(
+            { err: error.message, command: command.kind, suppressed },
+            "could not record UDP endpoint",
+          );
+        }
       }),
     );
   }
