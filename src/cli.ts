@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command-line entry: parse configuration, start one master node, drain on SIGTERM/SIGINT.
-import { ConfigError, helpText, loadConfig } from "./config.js";
+import { ConfigError, helpText, loadConfig } from "./config/index.js";
 import { createLogger } from "./logging.js";
 import { MasterNode } from "./master-node.js";
 import { runProbe } from "./probe.js";

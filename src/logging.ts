@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import pino, { type Logger } from "pino";
-import type { LogIpMode } from "./config.js";
+import type { LogIpMode } from "./config/index.js";
 
 export type { Logger } from "pino";
 

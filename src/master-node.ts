@@ -7,7 +7,7 @@ import { MemoryBackend } from "./cluster/memory/memory-backend.js";
 import { RedisBackend } from "./cluster/redis/redis-backend.js";
 import type { StoreTimings } from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
-import type { MasterConfig } from "./config.js";
+import type { MasterConfig } from "./config/index.js";
 import { buildHttpServer, type Readiness } from "./http/http-server.js";
 import { ipFormatter } from "./logging.js";
 import { Mediator } from "./master/mediator.js";
@@ -85,14 +85,14 @@ export class MasterNode {
       {
         host: config.host,
         port: config.port,
-        nodeId: config.nodeId,
         replyGapMs: config.replyGapMs,
         idleTimeoutMs: config.idleTimeoutMs,
         maxLineBytes: config.maxLineBytes,
         udpReceiveBufferBytes: config.udpReceiveBufferBytes,
         udpRatePerIp: config.udpRatePerIp,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
-        proxyProtocol: config.proxyProtocol !== "off",
+        proxyProtocol: config.proxyProtocol === "off" ? null : config.proxyProtocol,
+        proxyTrustedCidrs: config.proxyTrustedCidrs,
       },
       mediator,
       metrics,

@@ -9,7 +9,7 @@ import type {
   Registry,
   ServerRegistration,
 } from "../cluster/types.js";
-import type { LobbyOrder } from "../config.js";
+import type { LobbyOrder } from "../config/index.js";
 import type { IpFormatter } from "../logging.js";
 import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
 import {

@@ -2,11 +2,11 @@
 // anything over UDP (no reflection, no amplification).
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { createServer, isIPv6, type Server } from "node:net";
+import { BlockList, createServer, isIPv6, type Server } from "node:net";
 import type { Logger } from "pino";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
-import { decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
+import { type Cidr, decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
 import { LogThrottle } from "./log-throttle.js";
 import { PerSourceRateLimiter } from "./rate-limiter.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
@@ -19,7 +19,8 @@ const SOURCE_WINDOW = 50;
 export interface GameListenerOptions extends TcpSessionOptions {
   host: string;
   port: number;
-  nodeId: string;
+  /** With PROXY protocol: the balancers allowed to send headers (anyone else is closed). */
+  proxyTrustedCidrs: readonly Cidr[];
   udpReceiveBufferBytes: number;
   udpRatePerIp: number;
   maxConnectionsPerIp: number;
@@ -37,6 +38,7 @@ export class GameListener {
   readonly sourceMonitor: SourceAddressMonitor;
   private readonly udpRateLimiter: PerSourceRateLimiter;
   private readonly connectionsPerIp = new Map<string, number>();
+  private readonly trustedProxies = new BlockList();
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -55,11 +57,21 @@ export class GameListener {
       } else logger.info("game connections come from several addresses again");
     });
     this.udpRateLimiter = new PerSourceRateLimiter(options.udpRatePerIp, options.udpRatePerIp * 2);
+    for (const cidr of options.proxyTrustedCidrs) {
+      const type = cidr.family === 4 ? "ipv4" : "ipv6";
+      this.trustedProxies.addSubnet(cidr.address, cidr.prefixLength, type);
+    }
     this.tcpServer = createServer({ noDelay: true }, (socket) => {
       // Counted by the game's address: the socket's own, or with PROXY protocol the
       // one its header names (then checked by the session once the header is read).
-      if (!options.proxyProtocol) {
-        const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+      const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+      if (options.proxyProtocol !== null && !this.isTrustedProxy(peerIp)) {
+        // A PROXY header from anyone else could claim any game's address.
+        this.refuse("proxy_untrusted", peerIp, "refused a TCP connection: not a trusted proxy");
+        socket.destroy();
+        return;
+      }
+      if (options.proxyProtocol === null) {
         if (!this.admitConnection(peerIp)) {
           socket.destroy();
           return;
@@ -178,18 +190,26 @@ export class GameListener {
     this.udpRateLimiter.close();
   }
 
+  private isTrustedProxy(ip: string): boolean {
+    return this.trustedProxies.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+  }
+
+  /** Counts a refused connection and logs it at most once a second per reason. */
+  private refuse(reason: string, ip: string, message: string): void {
+    this.metrics.badInput.inc({ reason });
+    const suppressed = this.badInputLog.allow(`tcp:${reason}`);
+    if (suppressed !== null) this.logger.warn({ peer: this.formatIp(ip), suppressed }, message);
+  }
+
   /** Counts one more open connection from `ip`; false (counted, logged) past the cap. */
   private admitConnection(ip: string): boolean {
     const open = this.connectionsPerIp.get(ip) ?? 0;
     if (open >= this.options.maxConnectionsPerIp) {
-      this.metrics.badInput.inc({ reason: "too_many_connections" });
-      const suppressed = this.badInputLog.allow("tcp:too_many_connections");
-      if (suppressed !== null) {
-        this.logger.warn(
-          { peer: this.formatIp(ip), open, suppressed },
-          "refused a TCP connection: too many open from one IP",
-        );
-      }
+      this.refuse(
+        "too_many_connections",
+        ip,
+        "refused a TCP connection: too many open from one IP",
+      );
       return false;
     }
     this.connectionsPerIp.set(ip, open + 1);

@@ -1,6 +1,8 @@
 // PROXY protocol header parser (pure): lets the master see the real game
 // address behind a load balancer that prepends one (HAProxy and AWS NLB send
-// v2; nginx's stream module sends the text v1). Both are accepted.
+// v2; nginx's stream module and a Classic ELB send the text v1). Which
+// versions are accepted is the caller's choice.
+import { isIP } from "node:net";
 const SIGNATURE = Buffer.from([
   0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
 ]);
@@ -17,16 +19,27 @@ export type ProxyHeaderResult =
   /** `source` is null for LOCAL (health checks) and unknown families: keep the socket's own address. */
   | { status: "ok"; headerBytes: number; source: { ip: string; port: number } | null };
 
-/** Parses a v1 or v2 header at the start of `bytes`. */
-export function parseProxyHeader(bytes: Buffer): ProxyHeaderResult {
+export type ProxyVersions = "v1" | "v2" | "on";
+
+/** Parses a header at the start of `bytes`: v1 or v2 only, or either with "on". */
+export function parseProxyHeader(bytes: Buffer, versions: ProxyVersions = "on"): ProxyHeaderResult {
   const prefixBytes = Math.min(bytes.length, V1_PREFIX.length);
-  if (
-    prefixBytes > 0 &&
-    bytes.subarray(0, prefixBytes).equals(V1_PREFIX.subarray(0, prefixBytes))
-  ) {
-    return parseProxyV1Header(bytes);
+  const looksV1 =
+    prefixBytes > 0 && bytes.subarray(0, prefixBytes).equals(V1_PREFIX.subarray(0, prefixBytes));
+  if (looksV1) {
+    return versions === "v2"
+      ? { status: "error", message: "PROXY v1 header where v2 is expected" }
+      : parseProxyV1Header(bytes);
   }
+  if (versions === "v1") return { status: "error", message: "missing PROXY protocol v1 header" };
   return parseProxyV2Header(bytes);
+}
+
+/** A decimal port as the v1 spec writes it: 0..65535, no sign, no leading zeros. */
+function v1Port(text: string | undefined): number | null {
+  if (text === undefined || !/^(0|[1-9]\d{0,4})$/.test(text)) return null;
+  const port = Number(text);
+  return port <= 65535 ? port : null;
 }
 
 export function parseProxyV1Header(bytes: Buffer): ProxyHeaderResult {
@@ -44,9 +57,14 @@ export function parseProxyV1Header(bytes: Buffer): ProxyHeaderResult {
   if ((parts[1] !== "TCP4" && parts[1] !== "TCP6") || parts.length !== 6) {
     return { status: "error", message: "malformed PROXY v1 header" };
   }
-  const port = Number(parts[4]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    return { status: "error", message: "bad source port in PROXY v1 header" };
+  // Both addresses must be literal addresses of the family the header names.
+  const family = parts[1] === "TCP4" ? 4 : 6;
+  if (isIP(parts[2] as string) !== family || isIP(parts[3] as string) !== family) {
+    return { status: "error", message: `bad ${parts[1]} address in PROXY v1 header` };
+  }
+  const port = v1Port(parts[4]);
+  if (port === null || v1Port(parts[5]) === null) {
+    return { status: "error", message: "bad port in PROXY v1 header" };
   }
   return { status: "ok", headerBytes, source: { ip: parts[2] as string, port } };
 }

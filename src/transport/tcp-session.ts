@@ -7,7 +7,7 @@ import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { normalizeIp, type TcpCommand, TcpCommandDecoder } from "../protocol/index.js";
 import type { LogThrottle } from "./log-throttle.js";
-import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from "./proxy-protocol.js";
+import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyVersions } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";
 import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
 
@@ -18,7 +18,8 @@ export interface TcpSessionOptions {
   replyGapMs: number;
   idleTimeoutMs: number;
   maxLineBytes: number;
-  proxyProtocol: boolean;
+  /** Which PROXY header every connection starts with; null: none (the socket's address is the game's). */
+  proxyProtocol: ProxyVersions | null;
 }
 
 export interface TcpSessionContext {
@@ -63,7 +64,7 @@ export class TcpSession implements GameConnection {
     this.remotePort = socket.remotePort ?? 0;
     this.decoder = new TcpCommandDecoder({ maxLineBytes: options.maxLineBytes });
     this.pacer = new ReplyPacer({ write: (reply) => socket.write(reply) }, options.replyGapMs);
-    this.proxyHeaderPending = options.proxyProtocol ? Buffer.alloc(0) : null;
+    this.proxyHeaderPending = options.proxyProtocol !== null ? Buffer.alloc(0) : null;
     context.metrics.tcpConnections.inc({ role: "unknown" });
 
     socket.setNoDelay(true);
@@ -132,7 +133,7 @@ export class TcpSession implements GameConnection {
     let bytes = chunk;
     if (this.proxyHeaderPending) {
       const header = Buffer.concat([this.proxyHeaderPending, chunk]);
-      const parsed = parseProxyHeader(header);
+      const parsed = parseProxyHeader(header, this.options.proxyProtocol ?? "on");
       if (parsed.status === "need-more") {
         if (header.length > MAX_PROXY_HEADER_BYTES)
           return this.reject("proxy_header", "PROXY header too long");

@@ -527,8 +527,8 @@ describe.skipIf(!helm.bin)(suiteName, () => {
     let options: Array<{ env: string }> | undefined;
     try {
       // biome-ignore lint/suspicious/noExplicitAny: optional cross-check against the app
-      const mod: any = await import("../../src/config.js");
-      options = mod.OPTIONS;
+      const mod: any = await import("../../src/config/index.js");
+      options = Object.values(mod.OPTIONS);
     } catch (err) {
       ctx.skip(`src/config.ts not importable: ${String(err)}`);
     }

@@ -25,7 +25,12 @@ afterEach(async () => {
 
 async function backend(nodeId = "node-a", prefix = uniquePrefix()): Promise<RedisBackend> {
   const started = await RedisBackend.start(
-    { target: { kind: "url", url: redis.url }, keyPrefix: prefix, nodeId, timings: TIMINGS },
+    {
+      target: { kind: "url", url: redis.url, password: null },
+      keyPrefix: prefix,
+      nodeId,
+      timings: TIMINGS,
+    },
     new MasterMetrics({ processMetrics: false }),
     pino({ level: "silent" }),
   );

@@ -4,7 +4,7 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect as tcpConnect, type Socket } from "node:net";
 import pino from "pino";
-import { loadConfig, type MasterConfig } from "../../src/config.js";
+import { loadConfig, type MasterConfig } from "../../src/config/index.js";
 import { type BackendFactory, MasterNode } from "../../src/master-node.js";
 import { encodeReg2Request, encodeRegRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 

@@ -437,6 +437,12 @@ describe("diagnostics and bad input", () => {
 describe("PROXY protocol v2", () => {
   const SIGNATURE = Buffer.from("0D0A0D0A000D0A515549540A", "hex");
 
+  /** PROXY v2, trusted from the loopback range the tests connect from. */
+  const PROXY_V2_FROM_LOOPBACK = {
+    GMNET_PROXY_PROTOCOL: "v2",
+    GMNET_PROXY_TRUSTED_CIDRS: "127.0.0.0/8",
+  };
+
   function proxyHeader(family: "tcp4" | "tcp6" | "local", source?: Buffer, sourcePort = 0): Buffer {
     const addressBytes = family === "tcp4" ? 12 : family === "tcp6" ? 36 : 0;
     const header = Buffer.alloc(16 + addressBytes);
@@ -451,7 +457,7 @@ describe("PROXY protocol v2", () => {
   }
 
   it("a TCP4 header registers the server under the address the proxy reports", async () => {
-    const master = await startMaster({ env: { GMNET_PROXY_PROTOCOL: "v2" } });
+    const master = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
     const tcp = await resources.tcp(master.gamePort, "127.0.0.1");
     // Header and command split across writes, as a proxy may forward them.
     tcp.send(proxyHeader("tcp4", Buffer.from([203, 0, 113, 7]), 40000).subarray(0, 10));
@@ -469,7 +475,7 @@ describe("PROXY protocol v2", () => {
   });
 
   it("a TCP6 header with an IPv4-mapped source registers under the plain IPv4 address", async () => {
-    const master = await startMaster({ env: { GMNET_PROXY_PROTOCOL: "v2" } });
+    const master = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
     const source = Buffer.alloc(32);
     Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 9]).copy(source, 0);
     const tcp = await resources.tcp(master.gamePort, "127.0.0.1");
@@ -482,7 +488,7 @@ describe("PROXY protocol v2", () => {
   });
 
   it("a LOCAL header keeps the socket's own address", async () => {
-    const master = await startMaster({ env: { GMNET_PROXY_PROTOCOL: "v2" } });
+    const master = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
     const tcp = await resources.tcp(master.gamePort, SERVER_IP);
     tcp.send(Buffer.concat([proxyHeader("local"), encodeRegRequest()]));
     expect(await waitFor(() => master.node.backend.registry.findServer(SERVER_IP))).toMatchObject({
@@ -491,11 +497,56 @@ describe("PROXY protocol v2", () => {
   });
 
   it("a connection without the header is closed when the proxy protocol is on", async () => {
-    const master = await startMaster({ env: { GMNET_PROXY_PROTOCOL: "v2" } });
+    const master = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
     const tcp = await resources.tcp(master.gamePort, SERVER_IP);
     tcp.send(encodeRegRequest());
     await tcp.waitForClose();
     expect(await metricTotal(master.node.metrics.badInput, { reason: "proxy_header" })).toBe(1);
     expect(await master.node.backend.registry.findServer(SERVER_IP)).toBeNull();
+  });
+  it("a connection from outside the trusted proxy ranges is closed before any header is read", async () => {
+    const master = await startMaster({
+      env: { GMNET_PROXY_PROTOCOL: "v2", GMNET_PROXY_TRUSTED_CIDRS: "127.0.0.1/32" },
+    });
+    // 127.0.0.9 is not the balancer: its header would claim another game's address.
+    const forger = await resources.tcp(master.gamePort, "127.0.0.9");
+    forger.send(
+      Buffer.concat([proxyHeader("tcp4", Buffer.from([203, 0, 113, 7]), 1), encodeRegRequest()]),
+    );
+    await forger.waitForClose();
+    expect(await metricTotal(master.node.metrics.badInput, { reason: "proxy_untrusted" })).toBe(1);
+    expect(await master.node.backend.registry.findServer("203.0.113.7")).toBeNull();
+    // The trusted balancer still gets through.
+    const balancer = await resources.tcp(master.gamePort, "127.0.0.1");
+    balancer.send(
+      Buffer.concat([proxyHeader("tcp4", Buffer.from([203, 0, 113, 8]), 2), encodeRegRequest()]),
+    );
+    expect(
+      await waitFor(() => master.node.backend.registry.findServer("203.0.113.8")),
+    ).toMatchObject({
+      ip: "203.0.113.8",
+    });
+  });
+
+  it("a v1 header with an impossible address, or a v1 header where v2 is configured, is closed", async () => {
+    const v1 = await startMaster({
+      env: { GMNET_PROXY_PROTOCOL: "v1", GMNET_PROXY_TRUSTED_CIDRS: "127.0.0.0/8" },
+    });
+    const bogus = await resources.tcp(v1.gamePort, "127.0.0.1");
+    bogus.send(Buffer.from("PROXY TCP4 999.1.1.1 127.0.0.1 40000 6510\r\nreg\n\0", "ascii"));
+    await bogus.waitForClose();
+    const mixed = await resources.tcp(v1.gamePort, "127.0.0.1");
+    mixed.send(Buffer.from("PROXY TCP4 198.51.100.1 ::1 40000 6510\r\nreg\n\0", "ascii"));
+    await mixed.waitForClose();
+    expect(await metricTotal(v1.node.metrics.badInput, { reason: "proxy_header" })).toBe(2);
+    expect(await v1.node.backend.registry.findServer("198.51.100.1")).toBeNull();
+
+    const v2 = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
+    const wrongVersion = await resources.tcp(v2.gamePort, "127.0.0.1");
+    wrongVersion.send(
+      Buffer.from("PROXY TCP4 198.51.100.2 127.0.0.1 40000 6510\r\nreg\n\0", "ascii"),
+    );
+    await wrongVersion.waitForClose();
+    expect(await v2.node.backend.registry.findServer("198.51.100.2")).toBeNull();
   });
 });

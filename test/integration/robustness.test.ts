@@ -3,7 +3,7 @@ import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { MasterNode } from "../../src/master-node.js";
 import {
   encodeConnectRequest,
@@ -132,7 +132,11 @@ describe("robustness: idle connections and the PROXY-protocol cap", () => {
 
   it("caps connections per real source when PROXY protocol names the source", async () => {
     const master = await resources.master({
-      config: { proxyProtocol: "v1", maxConnectionsPerIp: 2 },
+      config: {
+        proxyProtocol: "v1",
+        proxyTrustedCidrs: [{ family: 4, address: "127.0.0.0", prefixLength: 8 }],
+        maxConnectionsPerIp: 2,
+      },
     });
     const header = Buffer.from("PROXY TCP4 198.51.100.7 127.0.0.1 40000 6510\r\n", "ascii");
     const sockets: RawTcp[] = [];

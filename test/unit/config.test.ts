@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, helpText, loadConfig, OPTIONS } from "../../src/config.js";
+import { ConfigError, helpText, loadConfig, OPTIONS } from "../../src/config/index.js";
 
 function problemsOf(run: () => unknown): string[] {
   try {
@@ -25,7 +25,7 @@ describe("loadConfig", () => {
       logIp: "full",
       adminToken: null,
       proxyProtocol: "off",
-      drainTimeoutMs: 10_000,
+      drainTimeoutMs: 210_000,
       leaseMs: 15_000,
       clientUdpWaitMs: 2_000,
       clientUdpTtlMs: 10_000,
@@ -66,7 +66,7 @@ describe("loadConfig", () => {
       lobbyEnabled: false,
       adminToken: "secret",
       minVersion: "1.2.0",
-      redis: { kind: "url", url: "redis://127.0.0.1:6379/0" },
+      redis: { kind: "url", url: "redis://127.0.0.1:6379/0", password: null },
       nodeId: "node-a",
       logIp: "hash",
     });
@@ -242,9 +242,117 @@ describe("loadConfig", () => {
 
   it("--help lists every option with its flag and environment variable", () => {
     const help = helpText();
-    for (const option of OPTIONS) {
+    for (const option of Object.values(OPTIONS)) {
       expect(help).toContain(option.flag);
       expect(help).toContain(`env ${option.env}`);
     }
+  });
+  it("every option is reachable as a flag, an env variable and a file key (one table feeds all three)", () => {
+    for (const [key, spec] of Object.entries(OPTIONS)) {
+      if (key === "configFile") continue;
+      // The default is always a valid value: give it back through each source.
+      const sample =
+        spec.default === null
+          ? key === "redisUrl"
+            ? "redis://127.0.0.1:6379"
+            : key === "drainTimeoutMs"
+              ? "5000"
+              : "ab"
+          : Array.isArray(spec.default)
+            ? key === "proxyTrustedCidrs"
+              ? "10.0.0.0/8"
+              : "h:1"
+            : String(spec.default);
+      const text = sample === "" ? "1.0" : sample;
+      const viaFlag = spec.parser.kind === "bool" ? [spec.flag] : [`${spec.flag}=${text}`];
+      expect(() => loadConfig({ argv: viaFlag, env: {} }), `${key} by flag`).not.toThrow();
+      expect(
+        () => loadConfig({ argv: [], env: { [spec.env]: text } }),
+        `${key} by env`,
+      ).not.toThrow();
+      expect(
+        () =>
+          loadConfig({
+            argv: ["--config", "/f.json"],
+            env: {},
+            readFile: () => JSON.stringify({ [key]: text }),
+          }),
+        `${key} by file`,
+      ).not.toThrow();
+    }
+  });
+
+  it("reads the UDP receive buffer size from its flag, env variable and file key", () => {
+    expect(loadConfig({ argv: ["--udp-receive-buffer-bytes", "131072"], env: {} })).toMatchObject({
+      udpReceiveBufferBytes: 131072,
+    });
+    expect(
+      loadConfig({ argv: [], env: { GMNET_UDP_RECEIVE_BUFFER_BYTES: "262144" } })
+        .udpReceiveBufferBytes,
+    ).toBe(262144);
+    expect(loadConfig({ argv: [], env: {} }).udpReceiveBufferBytes).toBe(4 * 1024 * 1024);
+  });
+
+  it("host:port list errors name the source the value came from", () => {
+    expect(
+      problemsOf(() => loadConfig({ argv: ["--redis-cluster-nodes", "a:1,nope"], env: {} })),
+    ).toEqual(['--redis-cluster-nodes: "nope" is not host:port']);
+    expect(problemsOf(() => loadConfig({ argv: [], env: { GMNET_REDIS_SENTINELS: "x" } }))).toEqual(
+      ['GMNET_REDIS_SENTINELS: "x" is not host:port'],
+    );
+  });
+
+  it("a Redis password beside a URL is used, and one given twice is rejected naming both", () => {
+    expect(
+      loadConfig({
+        argv: [],
+        env: { REDIS_URL: "redis://10.0.0.5:6379", GMNET_REDIS_PASSWORD: "s3cret" },
+      }).redis,
+    ).toEqual({ kind: "url", url: "redis://10.0.0.5:6379", password: "s3cret" });
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          argv: ["--redis-password", "b"],
+          env: { REDIS_URL: "redis://:a@10.0.0.5:6379" },
+        }),
+      ),
+    ).toEqual(["--redis-password: REDIS_URL already carries a password; give it once"]);
+  });
+
+  it("PROXY protocol needs the trusted proxy addresses, which must be addresses or CIDRs", () => {
+    expect(problemsOf(() => loadConfig({ argv: ["--proxy-protocol", "v2"], env: {} }))[0]).toMatch(
+      /^--proxy-protocol: PROXY protocol needs GMNET_PROXY_TRUSTED_CIDRS/,
+    );
+    expect(
+      loadConfig({
+        argv: [],
+        env: {
+          GMNET_PROXY_PROTOCOL: "on",
+          GMNET_PROXY_TRUSTED_CIDRS: "10.0.0.0/8, fd00::/8,192.0.2.7",
+        },
+      }).proxyTrustedCidrs,
+    ).toEqual([
+      { family: 4, address: "10.0.0.0", prefixLength: 8 },
+      { family: 6, address: "fd00::", prefixLength: 8 },
+      { family: 4, address: "192.0.2.7", prefixLength: 32 },
+    ]);
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          argv: [],
+          env: { GMNET_PROXY_PROTOCOL: "on", GMNET_PROXY_TRUSTED_CIDRS: "10.0.0.0/33" },
+        }),
+      ),
+    ).toEqual([
+      'GMNET_PROXY_TRUSTED_CIDRS: "10.0.0.0/33" is not an address or CIDR range (e.g. 10.0.0.0/8)',
+    ]);
+  });
+
+  it("the drain deadline is derived from the games' ping interval unless set", () => {
+    expect(loadConfig({ argv: [], env: {} }).drainTimeoutMs).toBe(180_000 + 30_000);
+    expect(
+      loadConfig({ argv: [], env: { GMNET_SERVER_PING_INTERVAL_MS: "2000" } }).drainTimeoutMs,
+    ).toBe(32_000);
+    expect(loadConfig({ argv: ["--drain-timeout-ms", "0"], env: {} }).drainTimeoutMs).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeIp } from "../../src/protocol/index.js";
+import { normalizeIp, parseCidr, sourceKey } from "../../src/protocol/index.js";
 
 describe("normalizeIp", () => {
   it("keeps IPv4 as is (trimmed)", () => {
@@ -42,5 +42,37 @@ describe("normalizeIp", () => {
     ]) {
       expect(normalizeIp(garbage)).toBeNull();
     }
+  });
+});
+
+describe("sourceKey (what every per-source limit counts by)", () => {
+  it("keeps IPv4 addresses as they are", () => {
+    expect(sourceKey("203.0.113.7", 64)).toBe("203.0.113.7");
+  });
+
+  it("groups IPv6 addresses by their prefix, /64 by default", () => {
+    const a = sourceKey(normalizeIp("2001:db8:1:2::1") as string, 64);
+    const b = sourceKey(normalizeIp("2001:db8:1:2:ffff:eeee:dddd:cccc") as string, 64);
+    const other = sourceKey(normalizeIp("2001:db8:1:3::1") as string, 64);
+    expect(a).toBe(b);
+    expect(a).not.toBe(other);
+    expect(a).toBe("20010db800010002/64");
+  });
+
+  it("honours prefixes that do not end on a nibble, and /128 keeps the full address", () => {
+    expect(sourceKey("2001:db8::1", 30)).toBe(sourceKey("2001:db9::1", 30));
+    expect(sourceKey("2001:db8::1", 32)).not.toBe(sourceKey("2001:db9::1", 32));
+    expect(sourceKey("2001:db8::1", 128)).toBe("2001:db8::1");
+  });
+});
+
+describe("parseCidr", () => {
+  it("reads ranges and single addresses, and refuses impossible prefixes", () => {
+    expect(parseCidr("10.0.0.0/8")).toEqual({ family: 4, address: "10.0.0.0", prefixLength: 8 });
+    expect(parseCidr("fd00::/8")).toEqual({ family: 6, address: "fd00::", prefixLength: 8 });
+    expect(parseCidr("192.0.2.1")).toEqual({ family: 4, address: "192.0.2.1", prefixLength: 32 });
+    expect(parseCidr("10.0.0.0/33")).toBeNull();
+    expect(parseCidr("10.0.0.0/x")).toBeNull();
+    expect(parseCidr("example.com/8")).toBeNull();
   });
 });

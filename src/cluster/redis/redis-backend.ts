@@ -1,7 +1,7 @@
 // The cluster backend on Redis: registry, bus and node directory over one
 // RedisConnection, chosen when REDIS_URL (or Sentinel/Cluster) is configured.
 import type { Logger } from "pino";
-import type { RedisTarget } from "../../config.js";
+import type { RedisTarget } from "../../config/index.js";
 import type { MasterMetrics } from "../../metrics.js";
 import type { StoreTimings } from "../timing.js";
 import type { ClusterBackend, ClusterStatus } from "../types.js";

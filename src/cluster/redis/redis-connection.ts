@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import type { RedisTarget } from "../../config.js";
+import type { RedisTarget } from "../../config/index.js";
 import type { MasterMetrics } from "../../metrics.js";
 import type { RedisClient } from "./lua-script.js";
 
@@ -23,7 +23,8 @@ function createClient(target: RedisTarget, overrides: RedisOptions): RedisClient
   const options = { ...baseOptions, ...overrides };
   switch (target.kind) {
     case "url":
-      return new Redis(target.url, options);
+      // A password given beside the URL (config refuses one given twice).
+      return new Redis(target.url, { ...options, password: target.password ?? undefined });
     case "sentinel":
       return new Redis({
         ...options,

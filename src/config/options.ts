@@ -1,0 +1,307 @@
+// Every configuration option, declared once: its flag, environment variable,
+// parser, default and help. Defaults, --help, validation, the README's option
+// table and the typed MasterConfig are all derived from this table.
+import {
+  anyText,
+  bool,
+  cidrList,
+  hostPortList,
+  int,
+  ipAddress,
+  oneOf,
+  optional,
+  textMatching,
+  type ValueParser,
+} from "./parsers.js";
+
+export interface OptionSpec<T> {
+  readonly flag: `--${string}`;
+  readonly env: string;
+  readonly parser: ValueParser<T>;
+  /** The value when the option is not given; null for "none" or "derived at load" (see defaultText). */
+  readonly default: T;
+  /** How the docs show a default that is null or derived (otherwise the default itself). */
+  readonly defaultText?: string;
+  readonly help: string;
+}
+
+/** T comes from the parser alone, so a default of "full" types the option as the parser's union. */
+function option<T>(
+  spec: Omit<OptionSpec<T>, "default"> & { readonly default: NoInfer<T> },
+): OptionSpec<T> {
+  return spec;
+}
+
+const MS_HOUR = 3_600_000;
+
+/** Every option, in the order --help and the README list them. */
+export const OPTIONS = {
+  host: option({
+    flag: "--host",
+    env: "GMNET_HOST",
+    parser: ipAddress,
+    default: "0.0.0.0",
+    help: "Address the game port (TCP and UDP) binds; `::` for dual-stack IPv6+IPv4",
+  }),
+  port: option({
+    flag: "--port",
+    env: "GMNET_PORT",
+    parser: int(1, 65535),
+    default: 6510,
+    help: "Game port, the same number for TCP and UDP",
+  }),
+  httpHost: option({
+    flag: "--http-host",
+    env: "GMNET_HTTP_HOST",
+    parser: ipAddress,
+    default: "0.0.0.0",
+    help: "Address of the HTTP server (health, metrics, admin API)",
+  }),
+  httpPort: option({
+    flag: "--http-port",
+    env: "GMNET_HTTP_PORT",
+    parser: int(0, 65535),
+    default: 9510,
+    help: "HTTP port; 0 turns the HTTP server off",
+  }),
+  redisUrl: option({
+    flag: "--redis",
+    env: "REDIS_URL",
+    parser: optional(
+      textMatching(
+        /^rediss?:\/\//,
+        "redis://… or rediss://…",
+        "must start with redis:// or rediss://",
+      ),
+    ),
+    default: null,
+    defaultText: "(none: in-memory)",
+    help: "Redis URL (redis:// or rediss:// for TLS, with user and password if any); turns cluster mode on",
+  }),
+  redisSentinels: option({
+    flag: "--redis-sentinels",
+    env: "GMNET_REDIS_SENTINELS",
+    parser: hostPortList,
+    default: [],
+    defaultText: "(none)",
+    help: "Redis Sentinel addresses, host:port,host:port",
+  }),
+  redisSentinelName: option({
+    flag: "--redis-sentinel-name",
+    env: "GMNET_REDIS_SENTINEL_NAME",
+    parser: anyText,
+    default: "mymaster",
+    help: "Sentinel master group name",
+  }),
+  redisClusterNodes: option({
+    flag: "--redis-cluster-nodes",
+    env: "GMNET_REDIS_CLUSTER_NODES",
+    parser: hostPortList,
+    default: [],
+    defaultText: "(none)",
+    help: "Redis Cluster seed nodes, host:port,host:port",
+  }),
+  redisPassword: option({
+    flag: "--redis-password",
+    env: "GMNET_REDIS_PASSWORD",
+    parser: optional(anyText),
+    default: null,
+    defaultText: "(none)",
+    help: "Redis password (with a URL: used when the URL carries none; giving both is an error)",
+  }),
+  keyPrefix: option({
+    flag: "--key-prefix",
+    env: "GMNET_KEY_PREFIX",
+    parser: textMatching(
+      /^[A-Za-z0-9:_.-]{1,64}$/,
+      "letters, digits, : _ . - (1 to 64)",
+      "may use letters, digits and : _ . - (1 to 64)",
+    ),
+    default: "gmnet",
+    help: "Prefix of every Redis key and channel",
+  }),
+  nodeId: option({
+    flag: "--node-id",
+    env: "GMNET_NODE_ID",
+    parser: optional(
+      textMatching(
+        /^[A-Za-z0-9_.:-]{1,128}$/,
+        "letters, digits, _ . : - (1 to 128)",
+        "may use letters, digits and _ . : - (1 to 128)",
+      ),
+    ),
+    default: null,
+    defaultText: "<hostname>-<random>",
+    help: "This node's id in the cluster (unique per process)",
+  }),
+  logLevel: option({
+    flag: "--log-level",
+    env: "LOG_LEVEL",
+    parser: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    default: "info",
+    help: "Log level",
+  }),
+  logIp: option({
+    flag: "--log-ip",
+    env: "GMNET_LOG_IP",
+    parser: oneOf(["full", "hash", "truncate"]),
+    default: "full",
+    help: "How game IPs appear in logs: as is, hashed, or truncated to /24 (/48 for IPv6)",
+  }),
+  adminToken: option({
+    flag: "--admin-token",
+    env: "GMNET_ADMIN_TOKEN",
+    parser: optional(anyText),
+    default: null,
+    defaultText: "(none: loopback only)",
+    help: "Bearer token for /admin/*; without one the admin API answers only loopback clients",
+  }),
+  proxyProtocol: option({
+    flag: "--proxy-protocol",
+    env: "GMNET_PROXY_PROTOCOL",
+    parser: oneOf(["off", "v1", "v2", "on"]),
+    default: "off",
+    help: "Expect a PROXY protocol header on every game TCP connection: v1 or v2 only, or on (either)",
+  }),
+  proxyTrustedCidrs: option({
+    flag: "--proxy-trusted-cidrs",
+    env: "GMNET_PROXY_TRUSTED_CIDRS",
+    parser: cidrList,
+    default: [],
+    defaultText: "(none)",
+    help: "Addresses allowed to send PROXY headers (the balancer's); required with --proxy-protocol, others are closed",
+  }),
+  drainTimeoutMs: option({
+    flag: "--drain-timeout-ms",
+    env: "GMNET_DRAIN_TIMEOUT_MS",
+    parser: optional(int(0, 24 * MS_HOUR)),
+    default: null,
+    defaultText: "ping interval + 30000",
+    help: "On SIGTERM: the deadline for handing every game server over to other nodes",
+  }),
+  serverPingIntervalMs: option({
+    flag: "--server-ping-interval-ms",
+    env: "GMNET_SERVER_PING_INTERVAL_MS",
+    parser: int(1000, 24 * MS_HOUR),
+    default: 180_000,
+    help: "Games' keepalive interval (GML udphp_rctintv); a draining node expects this cadence until it has seen a server's own pings",
+  }),
+  handoverLeadMs: option({
+    flag: "--handover-lead-ms",
+    env: "GMNET_HANDOVER_LEAD_MS",
+    parser: int(0, 60_000),
+    default: 2_000,
+    help: "A draining node resets a server's socket this long before its expected ping, so that ping fails and the game re-registers elsewhere",
+  }),
+  leaseMs: option({
+    flag: "--lease-ms",
+    env: "GMNET_LEASE_MS",
+    parser: int(1000, MS_HOUR),
+    default: 15_000,
+    help: "Registrations of a node that stops refreshing them (killed) expire after this",
+  }),
+  clientUdpWaitMs: option({
+    flag: "--client-udp-wait-ms",
+    env: "GMNET_CLIENT_UDP_WAIT_MS",
+    parser: int(0, 60_000),
+    default: 2_000,
+    help: "How long a TCP connect waits for the client's UDP connect before answering -2",
+  }),
+  clientUdpTtlMs: option({
+    flag: "--client-udp-ttl-ms",
+    env: "GMNET_CLIENT_UDP_TTL_MS",
+    parser: int(100, 600_000),
+    default: 10_000,
+    help: "How long a client's UDP endpoint stays claimable",
+  }),
+  serverUdpBindWindowMs: option({
+    flag: "--server-udp-bind-window-ms",
+    env: "GMNET_SERVER_UDP_BIND_WINDOW_MS",
+    parser: int(100, 600_000),
+    default: 10_000,
+    help: "A server's UDP reg binds only to a TCP registration from the same IP within this window",
+  }),
+  replyGapMs: option({
+    flag: "--reply-gap-ms",
+    env: "GMNET_REPLY_GAP_MS",
+    parser: int(0, 10_000),
+    default: 100,
+    help: "Minimum gap between two replies on one socket (a game reads one reply per step)",
+  }),
+  idleTimeoutMs: option({
+    flag: "--idle-timeout-ms",
+    env: "GMNET_IDLE_TIMEOUT_MS",
+    parser: int(100, MS_HOUR),
+    default: 10_000,
+    help: "Close TCP sockets that send no complete command within this time",
+  }),
+  lobbyEnabled: option({
+    flag: "--lobby",
+    env: "GMNET_LOBBY",
+    parser: bool,
+    default: true,
+    help: "Answer lobby2 requests",
+  }),
+  lobbyOrder: option({
+    flag: "--lobby-order",
+    env: "GMNET_LOBBY_ORDER",
+    parser: oneOf(["documented", "reference"]),
+    default: "documented",
+    help: "`documented`: DESC = newest first (GML docs); `reference`: the Java master's inverted order",
+  }),
+  minVersion: option({
+    flag: "--min-version",
+    env: "GMNET_MIN_VERSION",
+    parser: textMatching(
+      /^(\d+(\.\d+)*)?$/,
+      "a dotted version",
+      "is not a dotted version like 1.2.0",
+    ),
+    default: "",
+    defaultText: "(none)",
+    help: "Close reg2 registrations below this version (e.g. 1.2.0, as the reference does)",
+  }),
+  maxLineBytes: option({
+    flag: "--max-line-bytes",
+    env: "GMNET_MAX_LINE_BYTES",
+    parser: int(64, 65_536),
+    default: 1024,
+    help: "Longest accepted TCP line; longer input closes the connection",
+  }),
+  udpReceiveBufferBytes: option({
+    flag: "--udp-receive-buffer-bytes",
+    env: "GMNET_UDP_RECEIVE_BUFFER_BYTES",
+    parser: int(65_536, 1 << 30),
+    default: 4 * 1024 * 1024,
+    help: "UDP receive buffer the node asks the kernel for (bursts of reg/connect; capped by net.core.rmem_max)",
+  }),
+  udpRatePerIp: option({
+    flag: "--udp-rate-per-ip",
+    env: "GMNET_UDP_RATE_PER_IP",
+    parser: int(0, 1_000_000),
+    default: 20,
+    help: "UDP datagrams per second accepted from one IP (burst: twice that); excess is dropped and counted. 0 = unlimited",
+  }),
+  maxConnectionsPerIp: option({
+    flag: "--max-connections-per-ip",
+    env: "GMNET_MAX_CONNECTIONS_PER_IP",
+    parser: int(1, 1_000_000),
+    default: 256,
+    help: "Open TCP connections allowed from one IP; more are closed at once and counted",
+  }),
+  configFile: option({
+    flag: "--config",
+    env: "GMNET_CONFIG",
+    parser: optional(anyText),
+    default: null,
+    defaultText: "(none)",
+    help: "JSON file with any of these options, by their camelCase key",
+  }),
+};
+
+export type OptionKey = keyof typeof OPTIONS;
+
+/** The typed value of every option, as the table declares it. */
+export type OptionValues = {
+  -readonly [K in OptionKey]: (typeof OPTIONS)[K] extends OptionSpec<infer T> ? T : never;
+};
