@@ -8,7 +8,7 @@ import { RedisBackend } from "./cluster/redis/redis-backend.js";
 import type { StoreTimings } from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
 import type { MasterConfig } from "./config/index.js";
-import { buildHttpServer, type Readiness } from "./http/http-server.js";
+import { adminExposure, buildHttpServer, type Readiness } from "./http/http-server.js";
 import { ipFormatter } from "./logging.js";
 import { Mediator } from "./master/mediator.js";
 import { MasterMetrics } from "./metrics.js";
@@ -141,6 +141,7 @@ export class MasterNode {
       },
       `gmnet-master listening on ${config.host}:${listener.port} (TCP+UDP)`,
     );
+    if (http) logger.info(adminExposure(config.adminToken));
     return node;
   }
 

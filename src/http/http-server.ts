@@ -1,5 +1,6 @@
 // HTTP for operators: liveness, readiness, Prometheus metrics and a small
 // JSON admin API (lobby with filters and paging, nodes, one server by IP).
+import { createHash, timingSafeEqual } from "node:crypto";
 import swagger from "@fastify/swagger";
 import Fastify, {
   LogController,
@@ -86,15 +87,45 @@ function serverView(server: ServerRegistration) {
   };
 }
 
+/** How the admin API is reachable; said once at start, and enforced on every /admin route. */
+export function adminExposure(adminToken: string | null): string {
+  return adminToken
+    ? "admin API: a bearer token is required (GMNET_ADMIN_TOKEN)"
+    : "admin API: loopback clients only (set GMNET_ADMIN_TOKEN to reach it from elsewhere with a token)";
+}
+
+function isLoopback(address: string | undefined): boolean {
+  const ip = normalizeIp(address ?? "");
+  return ip !== null && (ip === "::1" || ip.startsWith("127."));
+}
+
+/** Compares digests, so the time taken says nothing about how much of the token matched. */
+function tokenMatches(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 export async function buildHttpServer(deps: HttpServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  const requireToken = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!deps.adminToken) return;
-    if (request.headers.authorization !== `Bearer ${deps.adminToken}`) {
+  // Closed by default: without a token only loopback clients (an SSH tunnel,
+  // kubectl port-forward) see player IPs; with one, the token is required everywhere.
+  const guardAdmin = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = deps.adminToken;
+    if (token === null) {
+      if (isLoopback(request.socket.remoteAddress)) return;
+      await reply.code(403).send({
+        error: "admin_loopback_only",
+        message:
+          "the admin API answers only loopback clients unless GMNET_ADMIN_TOKEN is set on the node",
+      });
+      return;
+    }
+    const header = request.headers.authorization ?? "";
+    if (!header.startsWith("Bearer ") || !tokenMatches(header.slice(7), token)) {
       await reply
         .code(401)
         .header("www-authenticate", 'Bearer realm="gmnet-master"')
@@ -136,7 +167,7 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
   });
 
   app.register(async (admin) => {
-    admin.addHook("onRequest", requireToken);
+    admin.addHook("onRequest", guardAdmin);
 
     admin.get<{ Querystring: ServersQuerystring }>(
       "/admin/servers",

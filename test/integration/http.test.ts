@@ -220,4 +220,34 @@ describe("admin API", () => {
     expect((await get(master, "/healthz")).status).toBe(200);
     expect((await get(master, "/metrics")).status).toBe(200);
   });
+  it("without a token the admin API answers loopback clients only; health and metrics stay open", async () => {
+    const master = await resources.master({ http: true });
+    const http = master.node.http;
+    if (!http) throw new Error("no HTTP server");
+    const remote = { remoteAddress: "203.0.113.9" };
+    for (const url of ["/admin/servers", "/admin/nodes", "/admin/servers/127.0.0.1"]) {
+      const refused = await http.inject({ url, ...remote });
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toMatchObject({ error: "admin_loopback_only" });
+      expect((await http.inject({ url, remoteAddress: "127.0.0.1" })).statusCode).not.toBe(403);
+      expect((await http.inject({ url, remoteAddress: "::1" })).statusCode).not.toBe(403);
+    }
+    expect((await http.inject({ url: "/healthz", ...remote })).statusCode).toBe(200);
+    expect((await http.inject({ url: "/metrics", ...remote })).statusCode).toBe(200);
+  });
+
+  it("with a token set, a remote client with the token gets in and a wrong token of any length does not", async () => {
+    const master = await resources.master({ http: true, env: { GMNET_ADMIN_TOKEN: "s3cret" } });
+    const http = master.node.http;
+    if (!http) throw new Error("no HTTP server");
+    const remote = { url: "/admin/nodes", remoteAddress: "203.0.113.9" };
+    expect(
+      (await http.inject({ ...remote, headers: { authorization: "Bearer s3cret" } })).statusCode,
+    ).toBe(200);
+    for (const wrong of ["Bearer s3cre", "Bearer s3cretX", "Bearer ", "s3cret", "Basic s3cret"]) {
+      expect((await http.inject({ ...remote, headers: { authorization: wrong } })).statusCode).toBe(
+        401,
+      );
+    }
+  });
 });
