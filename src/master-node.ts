@@ -12,6 +12,8 @@ import { adminExposure, buildHttpServer, type Readiness } from "./http/http-serv
 import { ipFormatter } from "./logging.js";
 import { Mediator } from "./master/mediator.js";
 import { MasterMetrics } from "./metrics.js";
+import { BadInputLog } from "./bad-input.js";
+import { connectionCap } from "./transport/descriptor-limit.js";
 import { GameListener } from "./transport/game-listener.js";
 import { MASTER_VERSION } from "./version.js";
 
@@ -64,6 +66,7 @@ export class MasterNode {
     const createBackend = options.createBackend ?? defaultBackend;
     const backend = await createBackend(config, timings, metrics, logger);
     const formatIp = ipFormatter(config.logIp);
+    const badInput = new BadInputLog(metrics, logger);
     const mediator = new Mediator(
       {
         nodeId: config.nodeId,
@@ -73,6 +76,10 @@ export class MasterNode {
         lobbyOrder: config.lobbyOrder,
         minVersion: config.minVersion,
         repeatWindowMs: CLIENT_PUNCH_TIMEOUT_MS,
+        connectRatePerSource: config.connectRatePerSource,
+        lobbyRatePerSource: config.lobbyRatePerSource,
+        ipv6PrefixLength: config.ipv6PrefixLength,
+        maxTrackedSources: config.maxTrackedSources,
       },
       backend.registry,
       backend.bus,
@@ -80,24 +87,20 @@ export class MasterNode {
       metrics,
       logger,
       formatIp,
+      badInput,
     );
     const listener = new GameListener(
       {
-        host: config.host,
-        port: config.port,
-        replyGapMs: config.replyGapMs,
-        idleTimeoutMs: config.idleTimeoutMs,
-        maxLineBytes: config.maxLineBytes,
-        udpReceiveBufferBytes: config.udpReceiveBufferBytes,
-        udpRatePerIp: config.udpRatePerIp,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        ...config,
+        maxConnections: connectionCap(config.maxConnections),
+        maxQueuedReplies: config.serverReplyBacklog,
         proxyProtocol: config.proxyProtocol === "off" ? null : config.proxyProtocol,
-        proxyTrustedCidrs: config.proxyTrustedCidrs,
       },
       mediator,
       metrics,
       logger,
       formatIp,
+      badInput,
     );
     let node: MasterNode | null = null;
     let http: FastifyInstance | null;

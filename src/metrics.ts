@@ -1,14 +1,21 @@
 // Prometheus metrics of one node. Label sets are bounded (never an IP).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { BAD_INPUT_REASONS } from "./bad-input.js";
 
-export type ConnectOutcome =
-  | "found"
-  | "not_found"
-  | "no_udp_endpoint"
-  | "server_udp_unknown"
-  | "owner_gone"
-  | "owner_unreachable"
-  | "store_error";
+/** How a TCP connect ended; every value but `found` is answered -2. */
+export const CONNECT_OUTCOMES = [
+  "found",
+  "not_found",
+  "no_udp_endpoint",
+  "server_udp_unknown",
+  "server_busy",
+  "rate_limited",
+  "owner_gone",
+  "owner_unreachable",
+  "store_error",
+] as const;
+
+export type ConnectOutcome = (typeof CONNECT_OUTCOMES)[number];
 
 export class MasterMetrics {
   readonly registry = new Registry();
@@ -100,5 +107,8 @@ export class MasterMetrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
     for (const role of ["unknown", "server", "client", "lobby"])
       this.tcpConnections.set({ role }, 0);
+    // Every series exists from the start, so rates and alerts see a 0, not nothing.
+    for (const reason of BAD_INPUT_REASONS) this.badInput.inc({ reason }, 0);
+    for (const outcome of CONNECT_OUTCOMES) this.connectOutcomes.inc({ outcome }, 0);
   }
 }

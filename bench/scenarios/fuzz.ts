@@ -19,7 +19,14 @@ export async function runFuzzScenario(options: CommonOptions) {
     fdLimit: 65536,
     idleTimeoutMs: 2_000,
     // Rate limiting off: this fuzzes the decoders, not the per-IP limiter in front of them.
-    nodeOverrides: { extraEnv: { GMNET_UDP_RATE_PER_IP: "0" } },
+    nodeOverrides: {
+      extraEnv: {
+        GMNET_UDP_RATE_PER_ENDPOINT: "0",
+        GMNET_UDP_STORE_RATE: "0",
+        GMNET_CONNECT_RATE_PER_SOURCE: "0",
+        GMNET_LOBBY_RATE_PER_SOURCE: "0",
+      },
+    },
   });
   const node = cluster.nodes[0];
   if (!node) throw new Error("no node");

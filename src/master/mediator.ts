@@ -10,6 +10,7 @@ import type {
   ServerRegistration,
 } from "../cluster/types.js";
 import type { LobbyOrder } from "../config/index.js";
+import type { BadInputLog } from "../bad-input.js";
 import type { IpFormatter } from "../logging.js";
 import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
 import {
@@ -27,9 +28,10 @@ import {
 } from "../protocol/index.js";
 import { LogThrottle } from "../transport/log-throttle.js";
 import type { CommandHandler, GameConnection } from "../transport/types.js";
+import { Admission, type AdmissionOptions } from "./admission.js";
 import { compareVersions } from "./version.js";
 
-export interface MediatorOptions {
+export interface MediatorOptions extends AdmissionOptions {
   nodeId: string;
   masterVersion: string;
   clientUdpWaitMs: number;
@@ -57,6 +59,7 @@ export class Mediator implements CommandHandler {
   /** connection id → server IP whose unregister failed (store unreachable); retried on refresh. */
   private readonly failedUnregisters = new Map<string, string>();
   private inFlight = 0;
+  private readonly admission: Admission;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -67,7 +70,9 @@ export class Mediator implements CommandHandler {
     private readonly metrics: MasterMetrics,
     private readonly logger: Logger,
     private readonly formatIp: IpFormatter,
+    private readonly badInput: BadInputLog,
   ) {
+    this.admission = new Admission(options);
     bus.onMessage((message) => this.onNodeMessage(message));
   }
 
@@ -231,8 +236,10 @@ export class Mediator implements CommandHandler {
   ): Promise<void> {
     const minimum = this.options.minVersion;
     if (minimum !== "" && compareVersions(version, minimum) < 0) {
-      this.metrics.badInput.inc({ reason: "version_too_low" });
-      this.logger.info({ version, minimum }, "closing reg2 below the minimum version");
+      this.badInput.report("version_too_low", "closing reg2 below the minimum version", {
+        version: version.slice(0, 32),
+        minimum,
+      });
       connection.close("version too low");
       return;
     }
@@ -312,9 +319,17 @@ export class Mediator implements CommandHandler {
     const clientIp = connection.remoteIp;
     const serverIp = normalizeIp(serverIpText);
     if (serverIp === null) {
-      this.metrics.badInput.inc({ reason: "bad_server_ip" });
-      this.finishConnect(connection, "not_found", { server: serverIpText.slice(0, 64) });
+      this.badInput.report("bad_server_ip", "connect names no IP address", {
+        server: serverIpText.slice(0, 64),
+      });
+      this.finishConnect(connection, "not_found", {});
       return;
+    }
+    if (!this.admission.allowConnect(clientIp)) {
+      this.badInput.report("connect_rate_limited", "connect answered -2: source over its rate", {
+        client: this.formatIp(clientIp),
+      });
+      return this.finishConnect(connection, "rate_limited", {});
     }
     this.noteRepeat(clientIp, serverIp);
     let server: ServerRegistration | null;
@@ -342,8 +357,10 @@ export class Mediator implements CommandHandler {
     if (server.ownerNodeId === this.options.nodeId) {
       route = "local";
       const owner = this.owned.get(server.ownerConnectionId);
+      if (owner && !owner.connection.closed && !owner.connection.send(toServer)) {
+        return this.finishConnect(connection, "server_busy", context);
+      }
       delivered = owner !== undefined && !owner.connection.closed;
-      owner?.connection.send(toServer);
     } else {
       route = "remote";
       delivered = await this.sendToNode(server.ownerNodeId, {
@@ -425,6 +442,19 @@ export class Mediator implements CommandHandler {
 
   private async lobby(connection: GameConnection, query: LobbyQuery): Promise<void> {
     connection.role = "lobby";
+    if (this.options.lobbyEnabled && !this.admission.allowLobby(connection.remoteIp)) {
+      this.badInput.report(
+        "lobby_rate_limited",
+        "lobby2 answered with an empty list: source over its rate",
+        {
+          client: this.formatIp(connection.remoteIp),
+        },
+      );
+      this.metrics.lobbyRequests.inc({ result: "rate_limited" });
+      connection.send(encodeLobby([]));
+      connection.endAfterReplies();
+      return;
+    }
     if (!this.options.lobbyEnabled) {
       this.metrics.lobbyRequests.inc({ result: "disabled" });
       connection.endAfterReplies(); // the reference stays silent when its lobby is off

@@ -1,16 +1,19 @@
 // Binds the game port: TCP and UDP on the same number. The master never sends
-// anything over UDP (no reflection, no amplification).
+// anything over UDP (no reflection, no amplification). Admission happens
+// here, before anything reaches the master logic or the store: the node's
+// connection cap, connections per source, trusted proxies, UDP rates per
+// endpoint and the node's UDP budget for the store.
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { BlockList, createServer, isIPv6, type Server } from "node:net";
+import { BlockList, createServer, isIPv6, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
+import type { BadInputLog, BadInputReason } from "../bad-input.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
-import { type Cidr, decodeUdpDatagram, normalizeIp } from "../protocol/index.js";
-import { LogThrottle } from "./log-throttle.js";
-import { PerSourceRateLimiter } from "./rate-limiter.js";
+import { type Cidr, decodeUdpDatagram, normalizeIp, sourceKey } from "../protocol/index.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
+import { TokenBuckets } from "./token-buckets.js";
 import type { CommandHandler } from "./types.js";
 
 /** Connections looked at; big enough that one busy game host cannot trip it alone. */
@@ -22,8 +25,13 @@ export interface GameListenerOptions extends TcpSessionOptions {
   /** With PROXY protocol: the balancers allowed to send headers (anyone else is closed). */
   proxyTrustedCidrs: readonly Cidr[];
   udpReceiveBufferBytes: number;
-  udpRatePerIp: number;
-  maxConnectionsPerIp: number;
+  udpRatePerEndpoint: number;
+  udpStoreRate: number;
+  /** Open game connections on this node (already derived from the descriptor limit). */
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  ipv6PrefixLength: number;
+  maxTrackedSources: number;
 }
 
 export class GameListener {
@@ -33,11 +41,13 @@ export class GameListener {
   /** Random per process, so connection ids never repeat across nodes or restarts (48 bits). */
   private readonly bootId = randomBytes(6).toString("base64url");
   private sequence = 0;
-  private readonly badInputLog = new LogThrottle();
   private listening = false;
   readonly sourceMonitor: SourceAddressMonitor;
-  private readonly udpRateLimiter: PerSourceRateLimiter;
-  private readonly connectionsPerIp = new Map<string, number>();
+  private readonly udpPerEndpoint: TokenBuckets;
+  /** One bucket for the whole node: what UDP may cost the store, whatever the number of sources. */
+  private readonly udpStoreBudget: TokenBuckets;
+  /** Open connections per source key; an entry exists only while one is open. */
+  private readonly connectionsPerSource = new Map<string, number>();
   private readonly trustedProxies = new BlockList();
 
   constructor(
@@ -46,6 +56,7 @@ export class GameListener {
     private readonly metrics: MasterMetrics,
     private readonly logger: Logger,
     private readonly formatIp: IpFormatter,
+    private readonly badInput: BadInputLog,
   ) {
     this.sourceMonitor = new SourceAddressMonitor(SOURCE_WINDOW, (collapsed, sourceIp) => {
       metrics.sourceAddressCollapsed.set(collapsed ? 1 : 0);
@@ -56,52 +67,28 @@ export class GameListener {
         );
       } else logger.info("game connections come from several addresses again");
     });
-    this.udpRateLimiter = new PerSourceRateLimiter(options.udpRatePerIp, options.udpRatePerIp * 2);
+    this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
+    this.udpStoreBudget = new TokenBuckets(options.udpStoreRate, 1);
     for (const cidr of options.proxyTrustedCidrs) {
       const type = cidr.family === 4 ? "ipv4" : "ipv6";
       this.trustedProxies.addSubnet(cidr.address, cidr.prefixLength, type);
     }
-    this.tcpServer = createServer({ noDelay: true }, (socket) => {
-      // Counted by the game's address: the socket's own, or with PROXY protocol the
-      // one its header names (then checked by the session once the header is read).
-      const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
-      if (options.proxyProtocol !== null && !this.isTrustedProxy(peerIp)) {
-        // A PROXY header from anyone else could claim any game's address.
-        this.refuse("proxy_untrusted", peerIp, "refused a TCP connection: not a trusted proxy");
-        socket.destroy();
-        return;
-      }
-      if (options.proxyProtocol === null) {
-        if (!this.admitConnection(peerIp)) {
-          socket.destroy();
-          return;
-        }
-        socket.once("close", () => this.releaseConnection(peerIp));
-      }
-      // Short: it is stored with every registration in Redis.
-      const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
-      const session = new TcpSession(id, socket, options, {
-        handler,
-        metrics,
-        logger,
-        formatIp,
-        badInputLog: this.badInputLog,
-        observeSource: (ip) => this.sourceMonitor.observe(ip),
-        admitProxiedSource: (ip) => this.admitConnection(ip),
-        releaseProxiedSource: (ip) => this.releaseConnection(ip),
-      });
-      this.sessions.add(session);
-      session.onClosed = () => this.sessions.delete(session);
-    });
-    this.tcpServer.on("error", (error) =>
-      logger.error({ err: error.message }, "TCP listener error"),
+    this.tcpServer = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    // Past the cap Node closes new connections itself; descriptors stay for HTTP and Redis.
+    this.tcpServer.maxConnections = options.maxConnections;
+    this.tcpServer.on("drop", (data) =>
+      this.badInput.report("node_connection_limit", "refused a TCP connection: node at its cap", {
+        peer: formatIp(normalizeIp(data?.remoteAddress ?? "") ?? "unknown"),
+        maxConnections: options.maxConnections,
+      }),
     );
+    this.tcpServer.on("error", (error) => logger.error({ err: error }, "TCP listener error"));
     const ipv6 = isIPv6(options.host);
     this.udpSocket = createSocket({ type: ipv6 ? "udp6" : "udp4", ipv6Only: false });
     this.udpSocket.on("message", (datagram, remote) =>
       this.onDatagram(datagram, remote.address, remote.port),
     );
-    this.udpSocket.on("error", (error) => logger.error({ err: error.message }, "UDP socket error"));
+    this.udpSocket.on("error", (error) => logger.error({ err: error }, "UDP socket error"));
   }
 
   get isListening(): boolean {
@@ -116,6 +103,15 @@ export class GameListener {
 
   get openConnections(): number {
     return this.sessions.size;
+  }
+
+  /** Sources with at least one open connection (bounded by the connection cap). */
+  get connectedSources(): number {
+    return this.connectionsPerSource.size;
+  }
+
+  get trackedUdpEndpoints(): number {
+    return this.udpPerEndpoint.trackedSources;
   }
 
   async listen(): Promise<void> {
@@ -140,10 +136,7 @@ export class GameListener {
     try {
       this.udpSocket.setRecvBufferSize(this.options.udpReceiveBufferBytes);
     } catch (error) {
-      this.logger.warn(
-        { err: (error as Error).message },
-        "could not enlarge the UDP receive buffer",
-      );
+      this.logger.warn({ err: error }, "could not enlarge the UDP receive buffer");
     }
     // Linux reports twice the granted size (bookkeeping overhead included).
     const grantedBytes = this.udpSocket.getRecvBufferSize();
@@ -187,70 +180,111 @@ export class GameListener {
   async close(): Promise<void> {
     await this.stopAccepting();
     this.closeAllSessions("shutting down");
-    this.udpRateLimiter.close();
+    this.udpPerEndpoint.close();
+  }
+
+  private onConnection(socket: Socket): void {
+    const peerIp = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+    const proxied = this.options.proxyProtocol !== null;
+    if (proxied && !this.isTrustedProxy(peerIp)) {
+      // A PROXY header from anyone else could claim any game's address.
+      this.refuse(
+        socket,
+        "proxy_untrusted",
+        peerIp,
+        "refused a TCP connection: not a trusted proxy",
+      );
+      return;
+    }
+    // Counted by the game's source: the socket's own, or with PROXY protocol the
+    // one its header names (then admitted by the session once the header is read).
+    if (!proxied) {
+      const key = this.admit(peerIp);
+      if (key === null) {
+        this.refuse(
+          socket,
+          "too_many_connections",
+          peerIp,
+          "refused a TCP connection: too many open from one source",
+        );
+        return;
+      }
+      socket.once("close", () => this.release(key));
+    }
+    // Short: it is stored with every registration in Redis.
+    const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
+    const session = new TcpSession(id, socket, this.options, {
+      handler: this.handler,
+      metrics: this.metrics,
+      logger: this.logger,
+      formatIp: this.formatIp,
+      badInput: this.badInput,
+      observeSource: (ip) => this.sourceMonitor.observe(ip),
+      admitProxiedSource: (ip) => this.admit(ip),
+      releaseProxiedSource: (key) => this.release(key),
+    });
+    this.sessions.add(session);
+    session.onClosed = () => this.sessions.delete(session);
   }
 
   private isTrustedProxy(ip: string): boolean {
     return this.trustedProxies.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
   }
 
-  /** Counts a refused connection and logs it at most once a second per reason. */
-  private refuse(reason: string, ip: string, message: string): void {
-    this.metrics.badInput.inc({ reason });
-    const suppressed = this.badInputLog.allow(`tcp:${reason}`);
-    if (suppressed !== null) this.logger.warn({ peer: this.formatIp(ip), suppressed }, message);
+  private refuse(socket: Socket, reason: BadInputReason, ip: string, message: string): void {
+    this.badInput.report(reason, message, { peer: this.formatIp(ip) });
+    socket.destroy();
   }
 
-  /** Counts one more open connection from `ip`; false (counted, logged) past the cap. */
-  private admitConnection(ip: string): boolean {
-    const open = this.connectionsPerIp.get(ip) ?? 0;
-    if (open >= this.options.maxConnectionsPerIp) {
-      this.refuse(
-        "too_many_connections",
-        ip,
-        "refused a TCP connection: too many open from one IP",
-      );
-      return false;
-    }
-    this.connectionsPerIp.set(ip, open + 1);
-    return true;
+  /** Counts one more open connection from `ip`'s source; its key, or null past the cap. */
+  private admit(ip: string): string | null {
+    const key = sourceKey(ip, this.options.ipv6PrefixLength);
+    const open = this.connectionsPerSource.get(key) ?? 0;
+    if (open >= this.options.maxConnectionsPerSource) return null;
+    this.connectionsPerSource.set(key, open + 1);
+    return key;
   }
 
-  private releaseConnection(ip: string): void {
-    const left = (this.connectionsPerIp.get(ip) ?? 1) - 1;
-    if (left <= 0) this.connectionsPerIp.delete(ip);
-    else this.connectionsPerIp.set(ip, left);
+  private release(key: string): void {
+    const left = (this.connectionsPerSource.get(key) ?? 1) - 1;
+    if (left <= 0) this.connectionsPerSource.delete(key);
+    else this.connectionsPerSource.set(key, left);
   }
 
   private onDatagram(datagram: Buffer, address: string, port: number): void {
     const ip = normalizeIp(address);
-    if (ip !== null && !this.udpRateLimiter.allow(ip)) {
-      this.metrics.udpDatagrams.inc({ command: "any", result: "rate_limited" });
-      this.metrics.badInput.inc({ reason: "udp_rate_limited" });
-      const suppressed = this.badInputLog.allow("udp:rate_limited");
-      if (suppressed !== null) {
-        this.logger.warn(
-          { peer: this.formatIp(ip), suppressed },
-          "dropping UDP datagrams: rate limit per IP exceeded",
-        );
-      }
-      return;
+    if (ip === null) return this.dropDatagram("udp_bad_source", "invalid", address, datagram);
+    // Per endpoint, not per IP: a forger spoofing a game's IP cannot drain that game's bucket.
+    if (!this.udpPerEndpoint.allow(`${sourceKey(ip, this.options.ipv6PrefixLength)}|${port}`)) {
+      return this.dropDatagram("udp_rate_limited", "any", ip, datagram);
     }
     const decoded = decodeUdpDatagram(datagram);
-    if (!decoded.ok || ip === null) {
-      const reason = decoded.ok ? "bad_source" : decoded.error.code;
-      this.metrics.udpDatagrams.inc({ command: "invalid", result: reason });
-      this.metrics.badInput.inc({ reason: `udp_${reason}` });
-      const suppressed = this.badInputLog.allow(`udp:${reason}`);
-      if (suppressed !== null) {
-        this.logger.warn(
-          { reason, peer: this.formatIp(ip ?? address), bytes: datagram.length, suppressed },
-          "ignored bad UDP datagram",
-        );
-      }
-      return;
+    if (!decoded.ok) {
+      const reason: BadInputReason =
+        decoded.error.code === "empty_datagram"
+          ? "udp_empty_datagram"
+          : decoded.error.code === "unknown_command"
+            ? "udp_unknown_command"
+            : "udp_bad_datagram";
+      return this.dropDatagram(reason, "invalid", ip, datagram);
+    }
+    if (!this.udpStoreBudget.allow("node")) {
+      return this.dropDatagram("udp_store_budget", decoded.command.kind, ip, datagram);
     }
     this.metrics.udpDatagrams.inc({ command: decoded.command.kind, result: "ok" });
     this.handler.onUdpCommand(ip, port, decoded.command);
+  }
+
+  private dropDatagram(
+    reason: BadInputReason,
+    command: string,
+    ip: string,
+    datagram: Buffer,
+  ): void {
+    this.metrics.udpDatagrams.inc({ command, result: reason.replace(/^udp_/, "") });
+    this.badInput.report(reason, "dropped a UDP datagram", {
+      peer: this.formatIp(ip),
+      bytes: datagram.length,
+    });
   }
 }

@@ -1,6 +1,8 @@
 // GameMaker hands a game one networking event per TCP read and the GMnet
 // scripts parse one reply per event, so two replies must never merge into one
 // read: each reply goes out in one write, at least `gapMs` after the previous.
+// The queue is bounded: a reply that would wait behind `maxQueued` others is
+// refused, so its sender can answer otherwise (a stale -1 helps nobody).
 export interface ReplySink {
   write(reply: Buffer): void;
 }
@@ -15,6 +17,7 @@ export class ReplyPacer {
   constructor(
     private readonly sink: ReplySink,
     private readonly gapMs: number,
+    private readonly maxQueued = Number.POSITIVE_INFINITY,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -22,10 +25,12 @@ export class ReplyPacer {
     return this.queue.length;
   }
 
-  send(reply: Buffer): void {
-    if (this.stopped) return;
+  /** Queues `reply`; false (nothing queued) when stopped or when `maxQueued` already wait. */
+  send(reply: Buffer): boolean {
+    if (this.stopped || this.queue.length >= this.maxQueued) return false;
     this.queue.push(reply);
     this.flush();
+    return true;
   }
 
   /** Calls back once every queued reply has been written (at once if none are queued). */

@@ -5,8 +5,13 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
-import { normalizeIp, type TcpCommand, TcpCommandDecoder } from "../protocol/index.js";
-import type { LogThrottle } from "./log-throttle.js";
+import {
+  type DecodeErrorCode,
+  normalizeIp,
+  type TcpCommand,
+  TcpCommandDecoder,
+} from "../protocol/index.js";
+import type { BadInputLog, BadInputReason } from "../bad-input.js";
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyVersions } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";
 import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
@@ -18,6 +23,10 @@ export interface TcpSessionOptions {
   replyGapMs: number;
   idleTimeoutMs: number;
   maxLineBytes: number;
+  /** Replies that may wait in one socket's pacer (a game server's -1 backlog). */
+  maxQueuedReplies: number;
+  /** Unread reply bytes past which the peer is a slow reader: closed, buffers released. */
+  maxBufferedBytesPerSocket: number;
   /** Which PROXY header every connection starts with; null: none (the socket's address is the game's). */
   proxyProtocol: ProxyVersions | null;
 }
@@ -27,12 +36,12 @@ export interface TcpSessionContext {
   metrics: MasterMetrics;
   logger: Logger;
   formatIp: IpFormatter;
-  badInputLog: LogThrottle;
+  badInput: BadInputLog;
   /** Told each connection's source address once its first command arrives (after any PROXY header). */
   observeSource: (ip: string) => void;
-  /** With PROXY protocol: counts the game's real address against the per-IP cap. */
-  admitProxiedSource: (ip: string) => boolean;
-  releaseProxiedSource: (ip: string) => void;
+  /** With PROXY protocol: counts the game's real address against its source's cap (its key, or null: refused). */
+  admitProxiedSource: (ip: string) => string | null;
+  releaseProxiedSource: (key: string) => void;
 }
 
 export class TcpSession implements GameConnection {
@@ -49,8 +58,10 @@ export class TcpSession implements GameConnection {
   private sourceObserved = false;
   private readonly queuedCommands: TcpCommand[] = [];
   private commandInFlight = false;
-  /** The real address counted against the per-IP cap (PROXY protocol only). */
-  private admittedProxiedIp: string | null = null;
+  /** A command other than a stray `ping` ran since the idle timer was last armed. */
+  private activeSinceIdleArmed = false;
+  /** The source key counted against its cap (PROXY protocol only). */
+  private admittedProxiedSource: string | null = null;
   /** Set once the transport saw the socket open, so close() can report it once. */
   onClosed: (() => void) | null = null;
 
@@ -63,7 +74,11 @@ export class TcpSession implements GameConnection {
     this.remoteIp = normalizeIp(socket.remoteAddress ?? "") ?? "0.0.0.0";
     this.remotePort = socket.remotePort ?? 0;
     this.decoder = new TcpCommandDecoder({ maxLineBytes: options.maxLineBytes });
-    this.pacer = new ReplyPacer({ write: (reply) => socket.write(reply) }, options.replyGapMs);
+    this.pacer = new ReplyPacer(
+      { write: (reply) => this.write(reply) },
+      options.replyGapMs,
+      options.maxQueuedReplies,
+    );
     this.proxyHeaderPending = options.proxyProtocol !== null ? Buffer.alloc(0) : null;
     context.metrics.tcpConnections.inc({ role: "unknown" });
 
@@ -91,9 +106,9 @@ export class TcpSession implements GameConnection {
     return this.isClosed;
   }
 
-  send(reply: Buffer): void {
-    if (this.isClosed || this.ending) return;
-    this.pacer.send(reply);
+  send(reply: Buffer): boolean {
+    if (this.isClosed || this.ending) return false;
+    return this.pacer.send(reply);
   }
 
   endAfterReplies(): void {
@@ -146,15 +161,15 @@ export class TcpSession implements GameConnection {
         this.remoteIp = normalizeIp(parsed.source.ip) ?? this.remoteIp;
         this.remotePort = parsed.source.port;
       }
-      if (!this.context.admitProxiedSource(this.remoteIp))
-        return this.close("too many connections from one IP");
-      this.admittedProxiedIp = this.remoteIp;
+      this.admittedProxiedSource = this.context.admitProxiedSource(this.remoteIp);
+      if (this.admittedProxiedSource === null)
+        return this.reject("too_many_connections", "too many connections from one source");
       bytes = header.subarray(parsed.headerBytes);
     }
     for (const result of this.decoder.push(bytes)) {
       if (!result.ok) {
         this.context.metrics.tcpCommands.inc({ command: "invalid", result: result.error.code });
-        return this.reject(result.error.code, result.error.message);
+        return this.reject(tcpDecodeReason(result.error.code), result.error.message);
       }
       this.context.metrics.tcpCommands.inc({ command: result.command.kind, result: "ok" });
       if (!this.sourceObserved) {
@@ -188,10 +203,22 @@ export class TcpSession implements GameConnection {
         return;
       }
       const command = this.queuedCommands.shift() as TcpCommand;
+      // Only a registered server's ping keeps its socket: on any other socket it is
+      // not activity (else one `ping` a while would hold a socket forever).
+      if (command.kind !== "ping" || this.role === "server") this.activeSinceIdleArmed = true;
       const work = this.context.handler.onTcpCommand(this, command);
       if (work) this.hold(() => work);
     }
-    if (!this.isClosed && !this.commandInFlight && this.role !== "server") this.armIdleTimer();
+    // Re-armed after activity, or when a held command left it disarmed; a stray
+    // ping leaves a running timer running.
+    if (
+      (this.activeSinceIdleArmed || this.idleTimer === null) &&
+      !this.isClosed &&
+      !this.commandInFlight &&
+      this.role !== "server"
+    ) {
+      this.armIdleTimer();
+    }
   }
 
   private hold(wait: () => Promise<void>): void {
@@ -206,17 +233,30 @@ export class TcpSession implements GameConnection {
     });
   }
 
-  private reject(reason: string, message: string): void {
-    this.context.metrics.badInput.inc({ reason });
-    const suppressed = this.context.badInputLog.allow(`tcp:${reason}`);
-    if (suppressed !== null) {
-      this.logger.warn({ reason, suppressed }, `closing connection on bad input: ${message}`);
+  /** One write per reply; a peer that leaves too much unread is closed and its buffers freed. */
+  private write(reply: Buffer): void {
+    this.socket.write(reply);
+    if (this.socket.writableLength > this.options.maxBufferedBytesPerSocket) {
+      this.reject(
+        "slow_reader",
+        `more than ${this.options.maxBufferedBytesPerSocket} reply bytes unread`,
+      );
     }
+  }
+
+  private reject(reason: BadInputReason, message: string): void {
+    this.context.badInput.report(
+      reason,
+      `closing connection on bad input: ${message}`,
+      {},
+      this.logger,
+    );
     this.close(reason);
   }
 
   private armIdleTimer(): void {
     this.clearIdleTimer();
+    this.activeSinceIdleArmed = false;
     this.idleTimer = setTimeout(() => {
       this.context.metrics.badInput.inc({ reason: "idle_timeout" });
       this.close("idle timeout");
@@ -235,9 +275,21 @@ export class TcpSession implements GameConnection {
     this.clearIdleTimer();
     this.pacer.stop();
     this.context.metrics.tcpConnections.dec({ role: this.currentRole });
-    if (this.admittedProxiedIp !== null) this.context.releaseProxiedSource(this.admittedProxiedIp);
+    if (this.admittedProxiedSource !== null)
+      this.context.releaseProxiedSource(this.admittedProxiedSource);
     this.socket.destroy();
     this.onClosed?.();
     this.context.handler.onTcpClosed(this);
+  }
+}
+
+function tcpDecodeReason(code: DecodeErrorCode): BadInputReason {
+  switch (code) {
+    case "line_too_long":
+      return "line_too_long";
+    case "bad_argument":
+      return "bad_argument";
+    default:
+      return "unknown_command";
   }
 }

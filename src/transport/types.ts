@@ -12,8 +12,11 @@ export interface GameConnection {
   readonly remotePort: number;
   role: ConnectionRole;
   readonly closed: boolean;
-  /** Queues one reply; replies to one socket are paced so a game reads each alone. */
-  send(reply: Buffer): void;
+  /**
+   * Queues one reply; replies to one socket are paced so a game reads each
+   * alone. False when it was not queued (closed, or too many already wait).
+   */
+  send(reply: Buffer): boolean;
   /** Sends nothing more; closes once queued replies are written. */
   endAfterReplies(): void;
   /** Closes at once, logging why. */

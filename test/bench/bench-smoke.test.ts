@@ -53,7 +53,7 @@ describe("bench smoke", () => {
   it("20k fuzz inputs leave the node serving real games with right replies", async () => {
     // Rate limiting off: this fuzzes the decoders, not the limiter in front of them.
     const master = await res.master({
-      config: { replyGapMs: 1, idleTimeoutMs: 1_000, udpRatePerIp: 0 },
+      config: { replyGapMs: 1, idleTimeoutMs: 1_000, udpRatePerEndpoint: 0 },
     });
     const fleet = await startFleet(master, 10, "smoke-fuzz");
     const fuzz = await runFuzz({

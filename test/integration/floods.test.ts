@@ -18,7 +18,7 @@ afterEach(async () => {
 
 describe("floods", () => {
   it("drops a UDP flood from one IP beyond the per-IP rate, and still serves a game from another IP", async () => {
-    const master = await resources.master({ config: { udpRatePerIp: 10 } });
+    const master = await resources.master({ config: { udpRatePerEndpoint: 10 } });
     const flooder = await resources.udp("127.0.0.66");
     for (let i = 0; i < 200; i++)
       await flooder.send(encodeUdpRequest("connect", true), master.gamePort);
@@ -46,7 +46,7 @@ describe("floods", () => {
   });
 
   it("closes TCP connections beyond the per-IP cap at once, and keeps the ones already open", async () => {
-    const master = await resources.master({ config: { maxConnectionsPerIp: 3 } });
+    const master = await resources.master({ config: { maxConnectionsPerSource: 3 } });
     const open = [];
     for (let i = 0; i < 3; i++) open.push(await resources.tcp(master.gamePort, "127.0.0.77"));
     const refused = await resources.tcp(master.gamePort, "127.0.0.77");

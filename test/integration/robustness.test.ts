@@ -135,7 +135,7 @@ describe("robustness: idle connections and the PROXY-protocol cap", () => {
       config: {
         proxyProtocol: "v1",
         proxyTrustedCidrs: [{ family: 4, address: "127.0.0.0", prefixLength: 8 }],
-        maxConnectionsPerIp: 2,
+        maxConnectionsPerSource: 2,
       },
     });
     const header = Buffer.from("PROXY TCP4 198.51.100.7 127.0.0.1 40000 6510\r\n", "ascii");

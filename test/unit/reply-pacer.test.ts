@@ -16,14 +16,14 @@ describe("ReplyPacer", () => {
   });
 
   it("writes the first reply at once, each in its own write", () => {
-    const pacer = new ReplyPacer(sink, 100, () => Date.now());
+    const pacer = new ReplyPacer(sink, 100, Number.POSITIVE_INFINITY, () => Date.now());
     pacer.send(Buffer.from("a"));
     expect(writes).toEqual([{ atMs: 1_000_000, reply: "a" }]);
     expect(pacer.pending).toBe(0);
   });
 
   it("spaces successive replies by at least the gap, in order", () => {
-    const pacer = new ReplyPacer(sink, 100, () => Date.now());
+    const pacer = new ReplyPacer(sink, 100, Number.POSITIVE_INFINITY, () => Date.now());
     pacer.send(Buffer.from("a"));
     pacer.send(Buffer.from("b"));
     pacer.send(Buffer.from("c"));
@@ -43,7 +43,7 @@ describe("ReplyPacer", () => {
   });
 
   it("a reply after a long quiet spell goes out at once", () => {
-    const pacer = new ReplyPacer(sink, 100, () => Date.now());
+    const pacer = new ReplyPacer(sink, 100, Number.POSITIVE_INFINITY, () => Date.now());
     pacer.send(Buffer.from("a"));
     vi.advanceTimersByTime(500);
     pacer.send(Buffer.from("b"));
@@ -51,7 +51,7 @@ describe("ReplyPacer", () => {
   });
 
   it("onDrained fires at once when idle, or after the last queued reply is written", () => {
-    const pacer = new ReplyPacer(sink, 50, () => Date.now());
+    const pacer = new ReplyPacer(sink, 50, Number.POSITIVE_INFINITY, () => Date.now());
     const drained: number[] = [];
     pacer.onDrained(() => drained.push(Date.now()));
     expect(drained).toEqual([1_000_000]);
@@ -65,7 +65,7 @@ describe("ReplyPacer", () => {
   });
 
   it("stop drops queued replies, releases whoever waits for the drain, cancels the timer and ignores later sends", () => {
-    const pacer = new ReplyPacer(sink, 50, () => Date.now());
+    const pacer = new ReplyPacer(sink, 50, Number.POSITIVE_INFINITY, () => Date.now());
     let drained = false;
     pacer.send(Buffer.from("a"));
     pacer.send(Buffer.from("b"));
@@ -83,9 +83,22 @@ describe("ReplyPacer", () => {
   });
 
   it("a zero gap writes every reply immediately", () => {
-    const pacer = new ReplyPacer(sink, 0, () => Date.now());
+    const pacer = new ReplyPacer(sink, 0, Number.POSITIVE_INFINITY, () => Date.now());
     pacer.send(Buffer.from("a"));
     pacer.send(Buffer.from("b"));
     expect(writes.map((w) => w.reply)).toEqual(["a", "b"]);
+  });
+
+  it("refuses a reply that would wait behind maxQueued others, and queues again once they drain", () => {
+    const pacer = new ReplyPacer(sink, 100, 2, () => Date.now());
+    expect(pacer.send(Buffer.from("a"))).toBe(true); // written at once
+    expect(pacer.send(Buffer.from("b"))).toBe(true);
+    expect(pacer.send(Buffer.from("c"))).toBe(true);
+    expect(pacer.send(Buffer.from("d"))).toBe(false);
+    expect(pacer.pending).toBe(2);
+    vi.advanceTimersByTime(100);
+    expect(pacer.send(Buffer.from("e"))).toBe(true);
+    vi.advanceTimersByTime(1000);
+    expect(writes.map((w) => w.reply)).toEqual(["a", "b", "c", "e"]);
   });
 });

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { burstFor, TokenBuckets } from "../../src/transport/token-buckets.js";
+import { RecencyMap } from "../../src/util/recency-map.js";
+
+let clock = 0;
+function limiter(rate: number, maxSources = 1000): TokenBuckets {
+  clock = 1_000_000;
+  return new TokenBuckets(rate, maxSources, () => clock);
+}
+
+describe("TokenBuckets", () => {
+  it("lets a burst of twice the rate through, then drops until tokens refill at the rate", () => {
+    const limit = limiter(10);
+    expect(burstFor(10)).toBe(20);
+    const first = Array.from({ length: 25 }, () => limit.allow("a"));
+    expect(first.filter(Boolean)).toHaveLength(20);
+    clock += 100; // one token at 10/s
+    expect(limit.allow("a")).toBe(true);
+    expect(limit.allow("a")).toBe(false);
+  });
+
+  it("keeps one bucket per source: a flooding source does not starve another", () => {
+    const limit = limiter(1);
+    expect([limit.allow("a"), limit.allow("a"), limit.allow("a")]).toEqual([true, true, false]);
+    expect(limit.allow("b")).toBe(true);
+  });
+
+  it("allows everything with a rate of 0 (off), tracking nothing", () => {
+    const limit = limiter(0);
+    expect(Array.from({ length: 100 }, () => limit.allow("a")).every(Boolean)).toBe(true);
+    expect(limit.trackedSources).toBe(0);
+  });
+
+  it("at its source cap forgets the source seen longest ago, one per new source (no sweep)", () => {
+    const limit = limiter(1, 100);
+    for (let i = 0; i < 100_000; i++) limit.allow(`spoofed-${i}`);
+    expect(limit.trackedSources).toBe(100);
+    expect(limit.evicted).toBe(100_000 - 100);
+    // The newest sources are the ones kept: their buckets are still drained.
+    expect(limit.allow("spoofed-99999")).toBe(true);
+    expect(limit.allow("spoofed-99999")).toBe(false);
+  });
+});
+
+describe("RecencyMap", () => {
+  it("evicts the entry set longest ago, and a re-set entry counts as new", () => {
+    const map = new RecencyMap<string, number>(2);
+    map.set("a", 1, 1);
+    map.set("b", 2, 2);
+    map.set("a", 3, 3); // a is now the newest
+    expect(map.set("c", 4, 4)).toBe(1);
+    expect([map.get("a"), map.get("b"), map.get("c")]).toEqual([3, undefined, 4]);
+  });
+
+  it("expires old entries oldest first and stops at the first live one", () => {
+    const map = new RecencyMap<string, number>(10);
+    for (let i = 0; i < 5; i++) map.set(`k${i}`, i, i * 10);
+    expect(map.expire(25)).toBe(3);
+    expect([...map.values()]).toEqual([3, 4]);
+  });
+});
