@@ -3,7 +3,7 @@
 // per reason, carrying how many were suppressed in between).
 import type { Logger } from "pino";
 import type { MasterMetrics } from "./metrics.js";
-import { LogThrottle } from "./transport/log-throttle.js";
+import { LogThrottle } from "./util/log-throttle.js";
 
 export const BAD_INPUT_REASONS = [
   // TCP commands the codec refuses (the connection is closed)
@@ -31,6 +31,7 @@ export const BAD_INPUT_REASONS = [
   "connect_rate_limited",
   "lobby_rate_limited",
   "lobby_data_truncated",
+  "too_many_servers",
   "version_too_low",
   "bad_server_ip",
   // between nodes

@@ -1,20 +1,28 @@
 // Wiring of one master node: backend (memory or Redis), mediator, game
-// listener, HTTP, the refresh loop that keeps owned registrations alive, and
-// the drain on shutdown.
+// listener, HTTP, the refresh loop that keeps owned registrations alive and
+// heartbeats the node, readiness, and the drain on shutdown.
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { BadInputLog } from "./bad-input.js";
 import { MemoryBackend } from "./cluster/memory/memory-backend.js";
 import { RedisBackend } from "./cluster/redis/redis-backend.js";
-import type { StoreTimings } from "./cluster/timing.js";
+import {
+  handoverWaitMs,
+  nodeAliveMs,
+  refreshIntervalMs,
+  type StoreTimings,
+  storeTimings,
+} from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
 import type { MasterConfig } from "./config/index.js";
 import { adminExposure, buildHttpServer, type Readiness } from "./http/http-server.js";
 import { ipFormatter } from "./logging.js";
+import { DrainHandover } from "./master/handover.js";
 import { Mediator } from "./master/mediator.js";
 import { MasterMetrics } from "./metrics.js";
-import { BadInputLog } from "./bad-input.js";
 import { connectionCap } from "./transport/descriptor-limit.js";
 import { GameListener } from "./transport/game-listener.js";
+import { ThrottledLog } from "./util/log-throttle.js";
 import { MASTER_VERSION } from "./version.js";
 
 /** The GML client gives up punching after 15 s; a repeat inside it means the punch failed. */
@@ -25,6 +33,7 @@ export type BackendFactory = (
   timings: StoreTimings,
   metrics: MasterMetrics,
   logger: Logger,
+  badInput: BadInputLog,
 ) => Promise<ClusterBackend>;
 
 export interface MasterNodeOptions {
@@ -36,9 +45,11 @@ export interface MasterNodeOptions {
 
 export class MasterNode {
   private refreshTimer: NodeJS.Timeout | null = null;
-  private draining = false;
+  private drainDeadlineMs: number | null = null;
   private closed = false;
   private readonly startedAtMs = Date.now();
+  private readonly log: ThrottledLog;
+  private readonly handover: DrainHandover;
 
   private constructor(
     readonly config: MasterConfig,
@@ -48,7 +59,17 @@ export class MasterNode {
     readonly http: FastifyInstance | null,
     readonly metrics: MasterMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.log = new ThrottledLog(logger, 10_000);
+    this.handover = new DrainHandover(
+      mediator.owned,
+      backend.registry,
+      { ...config, handoverWaitMs: handoverWaitMs(config.handoverLeadMs) },
+      metrics,
+      logger,
+      ipFormatter(config.logIp),
+    );
+  }
 
   static async start(
     config: MasterConfig,
@@ -58,28 +79,16 @@ export class MasterNode {
     // Every line names its node: cluster logs are read merged.
     const logger = rootLogger.child({ node: config.nodeId });
     const metrics = new MasterMetrics({ processMetrics: options.processMetrics ?? true });
-    const timings: StoreTimings = {
-      serverUdpBindWindowMs: config.serverUdpBindWindowMs,
-      clientUdpTtlMs: config.clientUdpTtlMs,
-      leaseMs: config.leaseMs,
-    };
-    const createBackend = options.createBackend ?? defaultBackend;
-    const backend = await createBackend(config, timings, metrics, logger);
-    const formatIp = ipFormatter(config.logIp);
     const badInput = new BadInputLog(metrics, logger);
+    const createBackend = options.createBackend ?? defaultBackend;
+    const backend = await createBackend(config, storeTimings(config), metrics, logger, badInput);
+    const formatIp = ipFormatter(config.logIp);
     const mediator = new Mediator(
       {
-        nodeId: config.nodeId,
+        ...config,
         masterVersion: MASTER_VERSION,
-        clientUdpWaitMs: config.clientUdpWaitMs,
-        lobbyEnabled: config.lobbyEnabled,
-        lobbyOrder: config.lobbyOrder,
-        minVersion: config.minVersion,
+        handoverWaitMs: handoverWaitMs(config.handoverLeadMs),
         repeatWindowMs: CLIENT_PUNCH_TIMEOUT_MS,
-        connectRatePerSource: config.connectRatePerSource,
-        lobbyRatePerSource: config.lobbyRatePerSource,
-        ipv6PrefixLength: config.ipv6PrefixLength,
-        maxTrackedSources: config.maxTrackedSources,
       },
       backend.registry,
       backend.bus,
@@ -115,6 +124,7 @@ export class MasterNode {
               logger,
               adminToken: config.adminToken,
               nodeId: config.nodeId,
+              lobbyScanLimit: config.lobbyScanLimit,
               readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
             });
     } catch (error) {
@@ -157,18 +167,34 @@ export class MasterNode {
     return typeof address === "object" && address ? address.port : 0;
   }
 
+  get draining(): boolean {
+    return this.drainDeadlineMs !== null;
+  }
+
+  /**
+   * Ready means "this node can take new traffic": listening and not draining.
+   * The store's health is reported, not required: if every pod's readiness
+   * depended on Redis, one outage would empty the Service and no game would
+   * even get the quick -2 and empty lobby a node answers meanwhile.
+   */
   readiness(): Readiness {
-    const checks = {
-      listening: this.listener.isListening,
-      store: this.backend.status().storeReachable,
-      notDraining: !this.draining,
-    };
-    const warnings = this.listener.sourceMonitor.isCollapsed
-      ? [
-          "every recent game connection came from one source address: check that the load balancer keeps sources",
-        ]
-      : [];
-    return { ready: checks.listening && checks.store && checks.notDraining, checks, warnings };
+    const store = this.backend.status().storeReachable;
+    const checks = { listening: this.listener.isListening, notDraining: !this.draining, store };
+    const warnings: string[] = [];
+    if (!store) {
+      warnings.push(
+        "the store (Redis) is unreachable: connects are answered -2 and the lobby is empty until it returns",
+      );
+    }
+    if (this.listener.sourceMonitor.isCollapsed) {
+      warnings.push(
+        "every recent game connection came from one source address: check that the load balancer keeps sources",
+      );
+    }
+    if (this.drainDeadlineMs !== null && Date.now() > this.drainDeadlineMs) {
+      warnings.push("draining past its deadline");
+    }
+    return { ready: checks.listening && checks.notDraining, checks, warnings };
   }
 
   /** Keeps owned registrations alive and restores any the store lost; heartbeats the node. */
@@ -176,66 +202,59 @@ export class MasterNode {
     if (this.closed) return;
     const status = this.backend.status();
     this.metrics.storeReachable.set(status.storeReachable ? 1 : 0);
+    this.metrics.drainOverrun.set(
+      this.drainDeadlineMs !== null && Date.now() > this.drainDeadlineMs ? 1 : 0,
+    );
     try {
-      await this.mediator.retryFailedUnregisters();
-      const owned = this.mediator.ownedRegistrations();
-      const results = await this.backend.registry.refreshOwned(owned);
-      const superseded: string[] = [];
-      let restored = 0;
-      for (const [i, result] of results.entries()) {
-        const registration = owned[i] as (typeof owned)[number];
-        if (result.outcome === "superseded") superseded.push(registration.ownerConnectionId);
-        else if (!this.mediator.holds(registration.ownerConnectionId)) {
-          // Closed while the refresh was under way: what it just restored must go again.
-          await this.backend.registry.unregisterServer(
-            registration.ip,
-            registration.ownerConnectionId,
-          );
-        } else {
-          if (result.outcome === "restored") restored++;
-          this.mediator.updateUdpPort(registration.ownerConnectionId, result.udpPort);
-        }
-      }
-      if (restored > 0) this.logger.info({ restored }, "restored registrations the store had lost");
-      this.mediator.closeSuperseded(superseded);
-      if (this.closed) return; // a refresh must not heartbeat a node that left
-      await this.backend.nodes.heartbeat({
-        nodeId: this.config.nodeId,
-        startedAtMs: this.startedAtMs,
-        lastSeenMs: Date.now(),
-        servers: this.mediator.ownedCount,
-      });
+      await this.mediator.owned.refresh();
+    } catch (error) {
+      this.log.warn({ err: error }, "refresh failed; will retry");
+    }
+    // The heartbeat runs whatever the refresh did: a node that is alive says so.
+    if (this.closed) return; // a refresh must not heartbeat a node that left
+    try {
+      await this.heartbeat();
       this.metrics.registeredServers.set(
         { scope: "cluster" },
         await this.backend.registry.countServers(),
       );
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message }, "refresh failed; will retry");
+      this.log.warn({ err: error }, "heartbeat failed; will retry");
     }
   }
 
   /**
-   * SIGTERM: stop accepting, let in-flight connects finish, remove own
-   * registrations (compare-and-delete), close sockets so games reconnect
-   * through other nodes, leave the cluster.
+   * SIGTERM. Not ready at once (the balancer sends no new flows), but the node
+   * keeps its sockets, registrations, heartbeat and subscription, and hands
+   * each game server over at its own next ping; it exits when none is left,
+   * or at the drain deadline. Alone (memory, or no other live node) there is
+   * nobody to hand over to: every server socket is reset so its game
+   * re-registers at its next ping, and the node exits.
    */
   async drain(): Promise<void> {
     if (this.draining || this.closed) return;
-    this.draining = true;
-    this.logger.info({ drainTimeoutMs: this.config.drainTimeoutMs }, "draining");
-    await this.listener.stopAccepting();
-    await Promise.race([this.mediator.whenIdle(), delay(this.config.drainTimeoutMs)]);
-    const owned = this.mediator.ownedRegistrations();
-    await Promise.race([
-      Promise.all(
-        owned.map((r) =>
-          this.backend.registry.unregisterServer(r.ip, r.ownerConnectionId).catch(() => false),
-        ),
-      ),
-      delay(Math.max(1000, this.config.drainTimeoutMs / 2)),
-    ]);
-    this.logger.info({ servers: owned.length }, "drained: closing game sockets");
-    await this.listener.drainSessions(Math.max(1000, this.config.replyGapMs * 20));
+    const startedMs = Date.now();
+    this.drainDeadlineMs = startedMs + this.config.drainTimeoutMs;
+    this.metrics.draining.set(1);
+    const alone = await this.isAlone();
+    this.logger.info(
+      { drainTimeoutMs: this.config.drainTimeoutMs, servers: this.mediator.owned.count, alone },
+      alone
+        ? "draining: no other node to hand over to"
+        : "draining: handing servers over at their next ping",
+    );
+    await this.heartbeat().catch(() => undefined); // peers and status pages see it draining
+    if (!alone) await this.handover.run(this.drainDeadlineMs);
+    await this.withinMs(this.mediator.inFlight.whenIdle(), 2_000);
+    // Queued -1s go out first: a server's -1 may still be paced.
+    await this.withinMs(
+      this.listener.flushSessions(),
+      Math.max(1_000, this.config.replyGapMs * 20),
+    );
+    await this.handover.handOverAll();
+    if (!alone)
+      await this.withinMs(this.handover.settled(), handoverWaitMs(this.config.handoverLeadMs));
+    this.logger.info({ ms: Date.now() - startedMs }, "drained");
     await this.close();
   }
 
@@ -243,30 +262,62 @@ export class MasterNode {
     if (this.closed) return;
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.handover.close();
     await this.listener.close();
     await this.backend.nodes.leave(this.config.nodeId).catch(() => undefined);
     await this.http?.close();
     await this.backend.close();
+    this.metrics.draining.set(0);
+  }
+
+  private async isAlone(): Promise<boolean> {
+    if (this.backend.status().mode === "memory") return true;
+    try {
+      const cutoffMs = Date.now() - nodeAliveMs(this.config.leaseMs);
+      const others = (await this.backend.nodes.list()).filter(
+        (node) =>
+          node.nodeId !== this.config.nodeId &&
+          node.lastSeenMs >= cutoffMs &&
+          node.draining !== true,
+      );
+      return others.length === 0;
+    } catch {
+      return false; // the store is away: assume peers exist and hand over at each ping
+    }
+  }
+
+  private heartbeat(): Promise<void> {
+    return this.backend.nodes.heartbeat({
+      nodeId: this.config.nodeId,
+      startedAtMs: this.startedAtMs,
+      lastSeenMs: Date.now(),
+      servers: this.mediator.owned.count,
+      ready: this.readiness().ready,
+      draining: this.draining,
+      drainDeadlineMs: this.drainDeadlineMs,
+      storeUp: this.backend.status().storeReachable,
+    });
+  }
+
+  private withinMs(work: Promise<unknown>, ms: number): Promise<unknown> {
+    return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
   }
 
   private scheduleRefresh(): void {
     this.refreshTimer = setInterval(
       () => void this.refresh(),
-      Math.max(250, Math.floor(this.config.leaseMs / 3)),
+      refreshIntervalMs(this.config.leaseMs),
     );
     this.refreshTimer.unref();
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-const defaultBackend: BackendFactory = async (config, timings, metrics, logger) => {
+const defaultBackend: BackendFactory = async (config, timings, metrics, logger, badInput) => {
   if (config.redis === null) return new MemoryBackend(config.nodeId, timings);
   return RedisBackend.start(
     { target: config.redis, keyPrefix: config.keyPrefix, nodeId: config.nodeId, timings },
     metrics,
     logger,
+    badInput,
   );
 };

@@ -9,6 +9,7 @@ export const CONNECT_OUTCOMES = [
   "no_udp_endpoint",
   "server_udp_unknown",
   "server_busy",
+  "handover_timeout",
   "rate_limited",
   "owner_gone",
   "owner_unreachable",
@@ -95,6 +96,22 @@ export class MasterMetrics {
   readonly storeReachable = new Gauge({
     name: "gmnet_store_up",
     help: "1 while the shared store (Redis) is reachable, 0 otherwise",
+    registers: [this.registry],
+  });
+  readonly draining = new Gauge({
+    name: "gmnet_draining",
+    help: "1 while this node drains (not ready; handing its game servers over)",
+    registers: [this.registry],
+  });
+  readonly drainOverrun = new Gauge({
+    name: "gmnet_drain_overrun",
+    help: "1 while this node drains past its deadline (GMNET_DRAIN_TIMEOUT_MS)",
+    registers: [this.registry],
+  });
+  readonly drainHandovers = new Counter({
+    name: "gmnet_drain_handovers_total",
+    help: "Game servers a draining node handed over: on_time (just before their ping) or deadline (reset at the drain deadline)",
+    labelNames: ["result"] as const,
     registers: [this.registry],
   });
   readonly sourceAddressCollapsed = new Gauge({

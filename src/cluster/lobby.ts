@@ -1,8 +1,21 @@
 // Lobby semantics shared by every store: exact-match filters on data1..data8,
 // sort by date or a data field, direction, limit (as udphp_downloadServerList
-// documents; DESC = newest first).
+// documents; DESC = newest first), and the bounds every store honours: at most
+// `scanLimit` servers examined, and no more entries than a reply can carry.
 import type { LobbyQuery } from "../protocol/index.js";
-import type { ServerRegistration } from "./types.js";
+import type { LobbyBounds, ServerRegistration } from "./types.js";
+
+/**
+ * Bytes a lobby entry takes in the `-7` JSON besides its IP and data (keys,
+ * quotes, createdTime): the stores' size estimate, exact for plain ASCII data.
+ */
+export const LOBBY_ENTRY_OVERHEAD_BYTES = 122;
+
+export function estimatedEntryBytes(registration: ServerRegistration): number {
+  let bytes = LOBBY_ENTRY_OVERHEAD_BYTES + registration.ip.length;
+  for (const value of registration.data) bytes += Buffer.byteLength(value);
+  return bytes;
+}
 
 export function matchesLobbyFilters(
   registration: ServerRegistration,
@@ -34,14 +47,46 @@ export function compareForLobby(
   };
 }
 
-export function applyLobbyQuery(
-  registrations: Iterable<ServerRegistration>,
+/**
+ * The lobby from registrations in date order (`newestFirst` says which end
+ * comes first): examines at most `scanLimit`, stops early when sorting by
+ * date, then sorts, limits, and keeps what the byte bound allows.
+ */
+export function collectLobby(
+  inDateOrder: Iterable<ServerRegistration>,
+  newestFirst: boolean,
   query: LobbyQuery,
+  bounds: LobbyBounds,
 ): ServerRegistration[] {
+  const byDate = query.sortBy === "date";
+  const walkMatchesSort = byDate && newestFirst === (query.sortDirection === "DESC");
   const matching: ServerRegistration[] = [];
-  for (const registration of registrations) {
-    if (matchesLobbyFilters(registration, query.filters)) matching.push(registration);
+  let examined = 0;
+  let bytes = 0;
+  for (const registration of inDateOrder) {
+    if (examined++ >= bounds.scanLimit) break;
+    if (!matchesLobbyFilters(registration, query.filters)) continue;
+    matching.push(registration);
+    if (!walkMatchesSort) continue;
+    bytes += estimatedEntryBytes(registration);
+    if (query.limit !== null && matching.length >= query.limit) break;
+    if (bounds.replyMaxBytes !== null && bytes > bounds.replyMaxBytes) break;
   }
   matching.sort(compareForLobby(query));
-  return query.limit === null ? matching : matching.slice(0, query.limit);
+  const limited = query.limit === null ? matching : matching.slice(0, query.limit);
+  return withinBytes(limited, bounds.replyMaxBytes);
+}
+
+/** The leading entries whose estimated size fits `maxBytes` (plus one, which the encoder trims). */
+export function withinBytes(
+  entries: ServerRegistration[],
+  maxBytes: number | null,
+): ServerRegistration[] {
+  if (maxBytes === null) return entries;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += estimatedEntryBytes(entries[i] as ServerRegistration);
+    if (bytes > maxBytes) return entries.slice(0, i + 1);
+  }
+  return entries;
 }

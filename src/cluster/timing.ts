@@ -1,4 +1,6 @@
-// Time windows every store implementation honours; built once from config.
+// Every time window of the shared state, derived once from the configuration:
+// a store implementation, the refresh loop and the node directory all read
+// them from here, so "alive" means one thing everywhere.
 export interface StoreTimings {
   /** How long a UDP `reg` waits for the TCP registration from the same IP. */
   serverUdpBindWindowMs: number;
@@ -6,7 +8,66 @@ export interface StoreTimings {
   clientUdpTtlMs: number;
   /** Registrations not refreshed by their node for this long expire. */
   leaseMs: number;
+  /** Minimum gap between two replies on one socket (the owner's pacer). */
+  replyGapMs: number;
+  /** How far ahead a game server's -1 replies may be booked (backlog × gap). */
+  serverReplyBacklogMs: number;
+  /** Sources (client or server IPs with UDP endpoints) held at once in memory. */
+  maxTrackedSources: number;
+}
+
+export function storeTimings(config: {
+  serverUdpBindWindowMs: number;
+  clientUdpTtlMs: number;
+  leaseMs: number;
+  replyGapMs: number;
+  serverReplyBacklog: number;
+  maxTrackedSources: number;
+}): StoreTimings {
+  return {
+    serverUdpBindWindowMs: config.serverUdpBindWindowMs,
+    clientUdpTtlMs: config.clientUdpTtlMs,
+    leaseMs: config.leaseMs,
+    replyGapMs: config.replyGapMs,
+    serverReplyBacklogMs: config.serverReplyBacklog * config.replyGapMs,
+    maxTrackedSources: config.maxTrackedSources,
+  };
+}
+
+/** How often a node refreshes its registrations and heartbeat: three times a lease. */
+export function refreshIntervalMs(leaseMs: number): number {
+  return Math.max(250, Math.floor(leaseMs / 3));
+}
+
+/** Keys a node keeps alive (server hashes, indexes) outlive a missed refresh: two leases. */
+export function keyTtlMs(leaseMs: number): number {
+  return leaseMs * 2;
+}
+
+/**
+ * A node is alive while its last heartbeat is younger than two leases (heartbeats
+ * carry the node's own clock: the margin keeps clock skew from killing a live node).
+ */
+export function nodeAliveMs(leaseMs: number): number {
+  return leaseMs * 2;
+}
+
+/** The node directory's own keys outlive every alive node. */
+export function nodeKeyTtlMs(leaseMs: number): number {
+  return leaseMs * 4;
 }
 
 /** Clients behind one public IP connecting at once; beyond this the oldest is dropped. */
 export const MAX_CLIENT_ENDPOINTS_PER_IP = 64;
+
+/** Distinct UDP `reg` ports remembered per server IP within the bind window (conflicts). */
+export const MAX_PENDING_SERVER_PORTS = 4;
+
+/**
+ * How long a connect waits for a handed-over server to register again: the
+ * lead before its ping, plus the game's re-registration (the GML connects with
+ * a 4 s timeout) and the balancer's path.
+ */
+export function handoverWaitMs(handoverLeadMs: number): number {
+  return handoverLeadMs + 5_000;
+}

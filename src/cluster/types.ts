@@ -1,7 +1,8 @@
 // The seam between the master's logic and its shared state. It speaks the
-// domain (register a server, claim a client's UDP endpoint, route a connect to
-// the node owning the server's socket), so the Redis side can do each step as
-// one atomic script and the memory side stays a few Maps.
+// domain (register a server, claim a client's UDP endpoint, book a server's
+// reply, route a connect to the node owning the server's socket), so the
+// Redis side can do each step as one atomic script and the memory side stays
+// a few Maps.
 import type { LobbyQuery } from "../protocol/index.js";
 
 /** A game server as the cluster knows it, keyed by its public IP. */
@@ -32,47 +33,91 @@ export interface RegistrationOwner {
   ownerConnectionId: string;
 }
 
+/** One owned registration as its node names it: enough to keep it alive. */
+export interface OwnedRef {
+  ip: string;
+  ownerConnectionId: string;
+}
+
+/**
+ * A UDP `reg`: `bound` to a registration that overtook it, `pending` for the
+ * registration that follows, or `conflict` when another port already claimed
+ * that IP within the window (a forger, or a NAT that remapped).
+ */
+export type ServerUdpOutcome = "bound" | "pending" | "conflict";
+
 export interface RegisterServerResult {
   registration: ServerRegistration;
   /** The registration this one replaced (its socket must be closed), if any. */
   replaced: RegistrationOwner | null;
+  /** Several different UDP ports claimed this IP within the bind window. */
+  udpConflict: boolean;
 }
 
-export interface ConnectLookup {
-  server: ServerRegistration | null;
-  /** The client's UDP port, claimed (one use) only when the server was found. */
-  clientUdpPort: number | null;
+/**
+ * The first step of a TCP `connect`, in one atomic store step. `ready` has
+ * booked the server's -1 on its owner's pacer and claimed the client's newest
+ * UDP endpoint; `waiting` booked it but no UDP `connect` came yet: the next
+ * one from that IP is handed to this connect (`awaitClientUdp`, which also
+ * takes a port handed just before it gave up, so none is lost). `handover`:
+ * the server's socket was reset so it re-registers elsewhere; wait for that.
+ * A caller always awaits a `waiting` or `handover` lookup (that releases it).
+ */
+export type ConnectLookup =
+  | { status: "not_found" }
+  | { status: "server_udp_unknown"; server: ServerRegistration }
+  | { status: "busy"; server: ServerRegistration }
+  | {
+      status: "handover";
+      server: ServerRegistration;
+      /** True once a new registration from the server's IP lands, false after the timeout. */
+      awaitRegistration(timeoutMs: number): Promise<boolean>;
+    }
+  | { status: "ready"; server: ServerRegistration; clientUdpPort: number }
+  | {
+      status: "waiting";
+      server: ServerRegistration;
+      awaitClientUdp(timeoutMs: number): Promise<number | null>;
+    };
+
+/** Bounds of one lobby query, so the store's work is bounded whatever the sort. */
+export interface LobbyBounds {
+  /** Servers examined at most (newest first; within data1 when filtered). */
+  scanLimit: number;
+  /** Stop once the reply would exceed this many bytes (estimated); null: no byte bound. */
+  replyMaxBytes: number | null;
 }
 
-/** Outcome of keeping an owned registration alive. */
-export type RefreshOutcome = "kept" | "restored" | "superseded";
+export type RefreshResult =
+  | { outcome: "kept"; udpPort: number | null }
+  /** Not in the store (Redis restarted empty): the owner restores it with its full data. */
+  | { outcome: "missing" }
+  | { outcome: "superseded" };
 
-export interface RefreshResult {
-  outcome: RefreshOutcome;
-  /** The store's UDP port for it (a UDP `reg` may have bound after the TCP one). */
-  udpPort: number | null;
-}
+export type RestoreResult =
+  | { outcome: "restored"; udpPort: number | null }
+  | { outcome: "superseded" };
 
 export interface Registry {
-  /** A UDP `reg`: a candidate endpoint, bound only by a TCP registration from the same IP. */
-  recordServerUdp(ip: string, port: number): Promise<void>;
+  recordServerUdp(ip: string, port: number): Promise<ServerUdpOutcome>;
   /** A TCP `reg`/`reg2`: registers (replacing any older one from the IP). */
   registerServer(input: RegisterServerInput): Promise<RegisterServerResult>;
   /** Removes the registration only if this connection still owns it. */
   unregisterServer(ip: string, ownerConnectionId: string): Promise<boolean>;
   findServer(ip: string): Promise<ServerRegistration | null>;
-  /** A UDP `connect`: one more client endpoint behind `ip` (several may wait at once). */
+  /** A UDP `connect`: one more client endpoint behind `ip`, handed to a waiting connect if any. */
   recordClientUdp(ip: string, port: number): Promise<void>;
-  /** The first step of a TCP `connect`: find the server and claim the client's oldest endpoint. */
   beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup>;
-  /** Waits up to `timeoutMs` for a UDP `connect` from `clientIp` and claims it. */
-  awaitClientUdp(clientIp: string, timeoutMs: number): Promise<number | null>;
-  /** Every registration matching the lobby query, filtered, sorted and limited. */
-  queryLobby(query: LobbyQuery): Promise<ServerRegistration[]>;
+  /** Marks a registration as being handed over (its socket was reset so the game re-registers). */
+  markHandover(ip: string, ownerConnectionId: string): Promise<boolean>;
+  /** Registrations matching the lobby query, filtered, sorted and limited within `bounds`. */
+  queryLobby(query: LobbyQuery, bounds: LobbyBounds): Promise<ServerRegistration[]>;
   /** Registered servers in the whole store (for the cluster-wide gauge). */
   countServers(): Promise<number>;
-  /** Keeps owned registrations alive, restoring any the store lost. */
-  refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]>;
+  /** Keeps owned registrations alive (a few bytes each); reports the missing and the superseded. */
+  refreshOwned(owned: readonly OwnedRef[]): Promise<RefreshResult[]>;
+  /** Puts back registrations the store lost, with their full data. */
+  restoreOwned(registrations: readonly ServerRegistration[]): Promise<RestoreResult[]>;
   close(): Promise<void>;
 }
 
@@ -106,19 +151,26 @@ export interface NodeInfo {
   startedAtMs: number;
   lastSeenMs: number;
   servers: number;
+  /** Whether the node takes new traffic (listening, not draining). */
+  ready?: boolean;
+  draining?: boolean;
+  /** When a draining node will exit at the latest (ms since the epoch). */
+  drainDeadlineMs?: number | null;
+  /** Whether the node reaches the store (Redis) itself. */
+  storeUp?: boolean;
 }
 
 /** Live nodes of the cluster, by heartbeat. */
 export interface NodeDirectory {
   heartbeat(info: NodeInfo): Promise<void>;
   list(): Promise<NodeInfo[]>;
-  /** Whether the node heartbeated within the last lease. */
+  /** Whether the node heartbeated within `nodeAliveMs`. */
   isAlive(nodeId: string): Promise<boolean>;
   leave(nodeId: string): Promise<void>;
 }
 
 export interface ClusterStatus {
-  /** False while the store cannot be reached; the node is then not ready. */
+  /** False while the store cannot be reached (connects are answered -2 meanwhile). */
   storeReachable: boolean;
   mode: "memory" | "redis";
 }

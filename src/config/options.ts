@@ -318,6 +318,13 @@ export const OPTIONS = {
     default: 256,
     help: "Open TCP connections allowed from one source (IPv4 address or IPv6 prefix); more are closed at once and counted",
   }),
+  maxServersPerSource: option({
+    flag: "--max-servers-per-source",
+    env: "GMNET_MAX_SERVERS_PER_SOURCE",
+    parser: int(1, 1_000_000),
+    default: 8,
+    help: "Game servers one source may register on a node (an IPv4 address holds one anyway; this caps an IPv6 prefix); beyond, the registration is closed and counted",
+  }),
   maxBufferedBytesPerSocket: option({
     flag: "--max-buffered-bytes-per-socket",
     env: "GMNET_MAX_BUFFERED_BYTES_PER_SOCKET",

@@ -15,6 +15,7 @@ import type { MasterMetrics } from "../metrics.js";
 import { MASTER_VERSION } from "../version.js";
 import {
   LOBBY_DATA_FIELDS,
+  LOBBY_SORT_KEYS,
   type LobbyQuery,
   type LobbySortKey,
   normalizeIp,
@@ -35,6 +36,8 @@ export interface HttpServerDependencies {
   adminToken: string | null;
   readiness: () => Readiness;
   nodeId: string;
+  /** Servers one admin query examines at most (as a lobby query does). */
+  lobbyScanLimit: number;
 }
 
 const serverSchema = {
@@ -55,11 +58,6 @@ const errorSchema = {
   properties: { error: { type: "string" }, message: { type: "string" } },
   required: ["error", "message"],
 } as const;
-
-const sortKeys: LobbySortKey[] = [
-  "date",
-  ...Array.from({ length: 8 }, (_, i) => `data${i + 1}` as LobbySortKey),
-];
 
 interface ServersQuerystring {
   sortBy?: LobbySortKey;
@@ -177,7 +175,7 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
             type: "object",
             additionalProperties: false,
             properties: {
-              sortBy: { type: "string", enum: sortKeys },
+              sortBy: { type: "string", enum: LOBBY_SORT_KEYS },
               direction: { type: "string", enum: ["ASC", "DESC"] },
               limit: { type: "integer", minimum: 1, maximum: 1000 },
               offset: { type: "integer", minimum: 0 },
@@ -214,7 +212,10 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
           sortDirection: q.direction ?? "DESC",
           limit: null,
         };
-        const all = await deps.registry.queryLobby(query);
+        const all = await deps.registry.queryLobby(query, {
+          scanLimit: deps.lobbyScanLimit,
+          replyMaxBytes: null,
+        });
         const offset = q.offset ?? 0;
         const limit = q.limit ?? 100;
         return {

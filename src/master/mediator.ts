@@ -1,137 +1,110 @@
-// The master's logic: registrations, connect mediation, lobby. Called by the
-// transport with decoded commands; talks to the shared state only through the
-// Registry / Bus seam, so one node and a Redis cluster run the same code.
+// The master's logic, called by the transport with decoded commands: it
+// dispatches each to its use case (registration, connect, lobby) and routes
+// messages from other nodes. It talks to the shared state only through the
+// Registry / Bus / NodeDirectory seam, so one node and a Redis cluster run
+// the same code.
 import type { Logger } from "pino";
-import type {
-  Bus,
-  NodeDirectory,
-  NodeMessage,
-  Registry,
-  ServerRegistration,
-} from "../cluster/types.js";
-import type { LobbyOrder } from "../config/index.js";
 import type { BadInputLog } from "../bad-input.js";
+import type { Bus, NodeDirectory, NodeMessage, Registry } from "../cluster/types.js";
+import type { LobbyOrder } from "../config/index.js";
 import type { IpFormatter } from "../logging.js";
-import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
+import type { MasterMetrics } from "../metrics.js";
 import {
   encodeIsTesting,
   encodeLobby,
   encodePeerFound,
-  encodeServerNotFound,
   encodeTestingInfosOff,
   encodeVersion,
   LOBBY_DATA_FIELDS,
   type LobbyQuery,
-  normalizeIp,
   type TcpCommand,
   type UdpCommand,
 } from "../protocol/index.js";
-import { LogThrottle } from "../transport/log-throttle.js";
 import type { CommandHandler, GameConnection } from "../transport/types.js";
+import { ThrottledLog } from "../util/log-throttle.js";
 import { Admission, type AdmissionOptions } from "./admission.js";
+import { ConnectAttempt, type ConnectDependencies } from "./connect.js";
+import { InFlight } from "./in-flight.js";
+import { LobbyService } from "./lobby-service.js";
+import { OwnedServers } from "./owned-servers.js";
+import { RepeatedConnects } from "./repeated-connects.js";
 import { compareVersions } from "./version.js";
 
 export interface MediatorOptions extends AdmissionOptions {
   nodeId: string;
   masterVersion: string;
   clientUdpWaitMs: number;
+  handoverWaitMs: number;
   lobbyEnabled: boolean;
   lobbyOrder: LobbyOrder;
+  lobbyCacheMs: number;
+  lobbyScanLimit: number;
+  lobbyReplyMaxBytes: number;
+  lobbyDataMaxBytes: number;
   minVersion: string;
   /** A second connect for the same pair within this window counts as a likely punch failure. */
   repeatWindowMs: number;
-}
-
-interface OwnedServer {
-  connection: GameConnection;
-  /** Null while the store has not answered the registration yet. */
-  registration: ServerRegistration | null;
 }
 
 /** A classic `reg` publishes no lobby data: eight empty fields. */
 const EMPTY_LOBBY_DATA: readonly string[] = Object.freeze(Array(LOBBY_DATA_FIELDS).fill(""));
 
 export class Mediator implements CommandHandler {
-  /** Registered server sockets held by this node, by connection id. */
-  private readonly owned = new Map<string, OwnedServer>();
-  private readonly recentConnects = new Map<string, number>();
-  private readonly failureLog = new LogThrottle();
-  /** connection id → server IP whose unregister failed (store unreachable); retried on refresh. */
-  private readonly failedUnregisters = new Map<string, string>();
-  private inFlight = 0;
+  readonly owned: OwnedServers;
+  readonly inFlight: InFlight;
   private readonly admission: Admission;
-  private idleWaiters: Array<() => void> = [];
+  private readonly lobbyService: LobbyService;
+  private readonly connectDeps: ConnectDependencies;
+  private readonly log: ThrottledLog;
+  /** Registration slots taken per connection (the source key to give back on close). */
+  private readonly serverSlots = new Map<string, string>();
 
   constructor(
     private readonly options: MediatorOptions,
     private readonly registry: Registry,
     private readonly bus: Bus,
-    private readonly nodes: NodeDirectory,
+    nodes: NodeDirectory,
     private readonly metrics: MasterMetrics,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly formatIp: IpFormatter,
     private readonly badInput: BadInputLog,
   ) {
+    this.log = new ThrottledLog(logger);
     this.admission = new Admission(options);
+    this.inFlight = new InFlight(logger);
+    this.owned = new OwnedServers(registry, metrics, logger, formatIp);
+    this.lobbyService = new LobbyService(registry, options, metrics, logger);
+    this.connectDeps = {
+      nodeId: options.nodeId,
+      clientUdpWaitMs: options.clientUdpWaitMs,
+      handoverWaitMs: options.handoverWaitMs,
+      registry,
+      nodes,
+      owned: this.owned,
+      admission: this.admission,
+      repeats: new RepeatedConnects(options.repeatWindowMs),
+      metrics,
+      badInput,
+      logger,
+      formatIp,
+      log: this.log,
+      sendToNode: (nodeId, message) => this.sendToNode(nodeId, message),
+    };
     bus.onMessage((message) => this.onNodeMessage(message));
-  }
-
-  get ownedCount(): number {
-    return this.owned.size;
-  }
-
-  ownedRegistrations(): ServerRegistration[] {
-    const registrations: ServerRegistration[] = [];
-    for (const entry of this.owned.values())
-      if (entry.registration) registrations.push(entry.registration);
-    return registrations;
-  }
-
-  /** Whether this node still holds the socket of connection `id`. */
-  holds(connectionId: string): boolean {
-    return this.owned.has(connectionId);
-  }
-
-  /** The store's view of an owned registration's UDP port (it may bind after the TCP reg). */
-  updateUdpPort(connectionId: string, udpPort: number | null): void {
-    const registration = this.owned.get(connectionId)?.registration;
-    if (registration && udpPort !== null) registration.udpPort = udpPort;
-  }
-
-  /** Retries the compare-and-deletes the store could not take when their sockets closed. */
-  async retryFailedUnregisters(): Promise<void> {
-    for (const [connectionId, ip] of [...this.failedUnregisters]) {
-      try {
-        await this.registry.unregisterServer(ip, connectionId);
-        this.failedUnregisters.delete(connectionId);
-      } catch {
-        return; // still unreachable: next refresh
-      }
-    }
-  }
-
-  /** Resolves when no command is being processed (used while draining). */
-  whenIdle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   onUdpCommand(ip: string, port: number, command: UdpCommand): void {
     const work =
       command.kind === "reg"
-        ? this.registry.recordServerUdp(ip, port)
+        ? this.registry.recordServerUdp(ip, port).then((outcome) => {
+            if (outcome === "conflict") this.reportPortConflict(ip);
+          })
         : this.registry.recordClientUdp(ip, port);
-    this.track(
-      work.catch((error: Error) => {
+    this.inFlight.track(
+      work.catch((error: unknown) => {
         this.metrics.udpDatagrams.inc({ command: command.kind, result: "store_error" });
         // One line a second at most: while Redis is away every datagram fails.
-        const suppressed = this.failureLog.allow(`udp-${command.kind}`);
-        if (suppressed !== null) {
-          this.logger.warn(
-            { err: error.message, command: command.kind, suppressed },
-            "could not record UDP endpoint",
-          );
-        }
+        this.log.warn({ err: error, command: command.kind }, "could not record UDP endpoint");
       }),
     );
   }
@@ -139,15 +112,22 @@ export class Mediator implements CommandHandler {
   onTcpCommand(connection: GameConnection, command: TcpCommand): Promise<void> | undefined {
     switch (command.kind) {
       case "reg":
-        return this.track(this.register(connection, "", EMPTY_LOBBY_DATA));
+        return this.inFlight.track(this.register(connection, "", EMPTY_LOBBY_DATA));
       case "reg2":
-        return this.track(this.registerVersioned(connection, command.version, command.data));
+        return this.inFlight.track(
+          this.registerVersioned(connection, command.version, command.data),
+        );
       case "ping":
-        return; // keepalive: the socket staying open is what matters
+        // The socket staying open is what matters; the cadence tells a drain when to hand over.
+        this.owned.notePing(connection.id);
+        return;
       case "connect":
-        return this.track(this.connect(connection, command.serverIp));
+        connection.role = "client";
+        return this.inFlight.track(
+          new ConnectAttempt(this.connectDeps, connection).run(command.serverIp),
+        );
       case "lobby2":
-        return this.track(this.lobby(connection, command.query));
+        return this.inFlight.track(this.lobby(connection, command.query));
       case "version":
         connection.send(encodeVersion(this.options.masterVersion));
         return;
@@ -165,68 +145,53 @@ export class Mediator implements CommandHandler {
   }
 
   onTcpClosed(connection: GameConnection): void {
-    const entry = this.owned.get(connection.id);
-    if (!entry) return;
-    this.owned.delete(connection.id);
-    this.metrics.registeredServers.set({ scope: "node" }, this.owned.size);
-    const ip = connection.remoteIp;
-    this.track(
-      this.registry
-        .unregisterServer(ip, connection.id)
-        .then((removed) => {
-          this.logger.info({ server: this.formatIp(ip), removed }, "server socket closed");
-        })
-        .catch((error: Error) => {
-          // The lease expires it if the store cannot be told now.
-          this.logger.warn(
-            { err: error.message, server: this.formatIp(ip) },
-            "could not unregister server",
-          );
-        }),
-    );
+    const slot = this.serverSlots.get(connection.id);
+    if (slot !== undefined) {
+      this.serverSlots.delete(connection.id);
+      this.admission.releaseServer(slot);
+    }
+    if (!this.owned.holds(connection.id)) return;
+    this.inFlight.track(this.owned.release(connection, connection.remoteIp));
   }
 
-  /** Routes a closed or superseded owner's sockets; called with messages from other nodes. */
+  /** Routes a message from another node to the socket it names. */
   private onNodeMessage(message: NodeMessage): void {
-    const entry = this.owned.get(message.ownerConnectionId);
+    const socket = this.owned.connection(message.ownerConnectionId);
     this.metrics.busMessages.inc({
       direction: "received",
       type: message.type,
-      result: entry ? "ok" : "stale",
+      result: socket ? "ok" : "stale",
     });
-    if (!entry) {
+    if (!socket) {
       if (message.type === "peer-found") {
         // The store still names a socket this node no longer holds (its close could not
         // reach the store): remove exactly that registration so the next connect gets -2.
-        this.logger.warn(
+        this.log.warn(
           { server: this.formatIp(message.serverIp) },
           "routed -1 for a server socket this node no longer holds: removing the stale registration",
         );
-        this.track(
-          this.registry
-            .unregisterServer(message.serverIp, message.ownerConnectionId)
-            .catch(() => false),
-        );
+        this.inFlight.track(this.owned.unregister(message.serverIp, message.ownerConnectionId));
       }
       return;
     }
     switch (message.type) {
       case "peer-found":
-        entry.connection.send(encodePeerFound(message.clientIp, message.clientUdpPort));
+        if (!socket.send(encodePeerFound(message.clientIp, message.clientUdpPort))) {
+          this.metrics.busMessages.inc({
+            direction: "received",
+            type: message.type,
+            result: "dropped",
+          });
+        }
         return;
       case "superseded":
-        entry.connection.close("superseded by a newer registration from the same IP");
+        this.owned.supersede(message.ownerConnectionId);
         return;
       default: {
         const unreachable: never = message;
         return unreachable;
       }
     }
-  }
-
-  /** Closes sockets whose registrations the store says another connection now owns. */
-  closeSuperseded(connectionIds: readonly string[]): void {
-    for (const id of connectionIds) this.owned.get(id)?.connection.close("registration superseded");
   }
 
   private async registerVersioned(
@@ -243,7 +208,26 @@ export class Mediator implements CommandHandler {
       connection.close("version too low");
       return;
     }
-    await this.register(connection, version, data);
+    await this.register(connection, version, this.capLobbyData(data));
+  }
+
+  /** Lobby data beyond the cap is cut (at a character boundary) rather than refused: the game stays joinable. */
+  private capLobbyData(data: readonly string[]): string[] {
+    const maxBytes = this.options.lobbyDataMaxBytes;
+    let cut = false;
+    const capped = data.map((value) => {
+      if (Buffer.byteLength(value) <= maxBytes) return value;
+      cut = true;
+      const bytes = Buffer.from(value).subarray(0, maxBytes);
+      // Drop a trailing partial UTF-8 character.
+      return bytes.toString("utf8").replace(/\uFFFD+$/, "");
+    });
+    if (cut) {
+      this.badInput.report("lobby_data_truncated", "reg2 lobby data cut to the configured length", {
+        maxBytes,
+      });
+    }
+    return capped;
   }
 
   private async register(
@@ -251,46 +235,52 @@ export class Mediator implements CommandHandler {
     version: string,
     data: readonly string[],
   ): Promise<void> {
+    const ip = connection.remoteIp;
+    if (!this.serverSlots.has(connection.id)) {
+      const slot = this.admission.admitServer(ip);
+      if (slot === null) {
+        this.badInput.report(
+          "too_many_servers",
+          "closing a registration: too many servers from one source",
+          {
+            server: this.formatIp(ip),
+          },
+        );
+        connection.close("too many servers from one source");
+        return;
+      }
+      this.serverSlots.set(connection.id, slot);
+    }
     connection.role = "server";
     connection.keepAlive();
-    // Held before the store answers, so a message for this socket racing the reply finds it.
-    const previousEntry = this.owned.get(connection.id);
-    this.owned.set(connection.id, {
-      connection,
-      registration: previousEntry?.registration ?? null,
-    });
+    this.owned.hold(connection);
     let result: Awaited<ReturnType<Registry["registerServer"]>>;
     try {
       result = await this.registry.registerServer({
-        ip: connection.remoteIp,
+        ip,
         version,
         data: [...data],
         ownerNodeId: this.options.nodeId,
         ownerConnectionId: connection.id,
       });
     } catch (error) {
-      // The script may have run even if its reply was lost: undo it on the next refresh.
-      this.failedUnregisters.set(connection.id, connection.remoteIp);
-      this.owned.delete(connection.id);
+      // The script may have run even if its reply was lost: the release owes a delete.
+      this.log.warn({ err: error }, "registration failed: store unreachable");
+      await this.owned.release(connection, ip);
       // Closing makes the game redo UDP + TCP reg on its next ping, once the store is back.
-      this.logger.warn({ err: (error as Error).message }, "registration failed: store unreachable");
       connection.close("store unreachable");
       return;
     }
     if (connection.closed) {
       // The socket closed while the store answered: undo, unless a newer one already replaced it.
-      this.owned.delete(connection.id);
-      await this.registry.unregisterServer(connection.remoteIp, connection.id).catch(() => {
-        this.failedUnregisters.set(connection.id, connection.remoteIp);
-        return false;
-      });
+      await this.owned.release(connection, ip);
       return;
     }
-    this.owned.set(connection.id, { connection, registration: result.registration });
-    this.metrics.registeredServers.set({ scope: "node" }, this.owned.size);
-    this.logger.info(
+    this.owned.registered(connection, result.registration);
+    if (result.udpConflict) this.reportPortConflict(ip);
+    this.log.info(
       {
-        server: this.formatIp(connection.remoteIp),
+        server: this.formatIp(ip),
         udpPort: result.registration.udpPort,
         version: version || "classic",
         replaced: result.replaced !== null,
@@ -299,150 +289,33 @@ export class Mediator implements CommandHandler {
     );
     const replaced = result.replaced;
     if (!replaced) return;
-    if (replaced.ownerNodeId === this.options.nodeId) {
-      this.owned
-        .get(replaced.ownerConnectionId)
-        ?.connection.close("superseded by a newer registration");
-    } else {
-      const message: NodeMessage = {
+    if (replaced.ownerNodeId === this.options.nodeId)
+      this.owned.supersede(replaced.ownerConnectionId);
+    else {
+      await this.sendToNode(replaced.ownerNodeId, {
         type: "superseded",
-        serverIp: connection.remoteIp,
+        serverIp: ip,
         ownerConnectionId: replaced.ownerConnectionId,
-      };
-      await this.sendToNode(replaced.ownerNodeId, message);
+      });
     }
   }
 
-  private async connect(connection: GameConnection, serverIpText: string): Promise<void> {
-    const startedAt = process.hrtime.bigint();
-    connection.role = "client";
-    const clientIp = connection.remoteIp;
-    const serverIp = normalizeIp(serverIpText);
-    if (serverIp === null) {
-      this.badInput.report("bad_server_ip", "connect names no IP address", {
-        server: serverIpText.slice(0, 64),
-      });
-      this.finishConnect(connection, "not_found", {});
-      return;
-    }
-    if (!this.admission.allowConnect(clientIp)) {
-      this.badInput.report("connect_rate_limited", "connect answered -2: source over its rate", {
-        client: this.formatIp(clientIp),
-      });
-      return this.finishConnect(connection, "rate_limited", {});
-    }
-    this.noteRepeat(clientIp, serverIp);
-    let server: ServerRegistration | null;
-    let clientUdpPort: number | null;
-    try {
-      const lookup = await this.registry.beginConnect(serverIp, clientIp);
-      server = lookup.server;
-      clientUdpPort = lookup.clientUdpPort;
-      if (server && server.udpPort !== null && clientUdpPort === null) {
-        clientUdpPort = await this.registry.awaitClientUdp(clientIp, this.options.clientUdpWaitMs);
-      }
-    } catch (error) {
-      this.finishConnect(connection, "store_error", { err: (error as Error).message });
-      return;
-    }
-    const context = { server: this.formatIp(serverIp), client: this.formatIp(clientIp) };
-    if (!server) return this.finishConnect(connection, "not_found", context);
-    if (server.udpPort === null)
-      return this.finishConnect(connection, "server_udp_unknown", context);
-    if (clientUdpPort === null) return this.finishConnect(connection, "no_udp_endpoint", context);
-
-    const toServer = encodePeerFound(clientIp, clientUdpPort);
-    let route: "local" | "remote";
-    let delivered: boolean;
-    if (server.ownerNodeId === this.options.nodeId) {
-      route = "local";
-      const owner = this.owned.get(server.ownerConnectionId);
-      if (owner && !owner.connection.closed && !owner.connection.send(toServer)) {
-        return this.finishConnect(connection, "server_busy", context);
-      }
-      delivered = owner !== undefined && !owner.connection.closed;
-    } else {
-      route = "remote";
-      delivered = await this.sendToNode(server.ownerNodeId, {
-        type: "peer-found",
-        serverIp,
-        ownerConnectionId: server.ownerConnectionId,
-        clientIp,
-        clientUdpPort,
-      });
-    }
-    if (!delivered) {
-      // A node that still heartbeats may only be reconnecting its subscriber: never delete
-      // live state on one missed delivery; the lease prunes it if the node is really dead.
-      const ownerAlive =
-        route === "remote" && (await this.nodes.isAlive(server.ownerNodeId).catch(() => true));
-      if (ownerAlive) {
-        return this.finishConnect(connection, "owner_unreachable", {
-          ...context,
-          owner: server.ownerNodeId,
-        });
-      }
-      // Nobody holds that socket any more: the entry is stale. Remove exactly it.
-      await this.registry.unregisterServer(serverIp, server.ownerConnectionId).catch(() => false);
-      return this.finishConnect(connection, "owner_gone", {
-        ...context,
-        owner: server.ownerNodeId,
-      });
-    }
-    connection.send(encodePeerFound(server.ip, server.udpPort));
-    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-    this.metrics.mediationSeconds.observe({ route }, seconds);
-    this.metrics.connectOutcomes.inc({ outcome: "found" });
-    // Per connect: debug (the counts are in metrics; info would be a line per connect).
-    this.logger.debug(
-      {
-        ...context,
-        serverUdpPort: server.udpPort,
-        clientUdpPort,
-        route,
-        ms: Math.round(seconds * 1e4) / 10,
-      },
-      "connect mediated",
+  private reportPortConflict(ip: string): void {
+    this.badInput.report(
+      "udp_port_conflict",
+      "several UDP ports claimed one server IP within the bind window (a forger, or a NAT that remapped)",
+      { server: this.formatIp(ip) },
     );
-  }
-
-  private finishConnect(
-    connection: GameConnection,
-    outcome: ConnectOutcome,
-    context: object,
-  ): void {
-    this.metrics.connectOutcomes.inc({ outcome });
-    // Failures are what operators look for: at info, but at most one line per outcome a second.
-    const suppressed = this.failureLog.allow(outcome);
-    if (suppressed !== null)
-      this.logger.info({ ...context, outcome, suppressed }, "connect answered -2");
-    else this.logger.debug({ ...context, outcome }, "connect answered -2");
-    connection.send(encodeServerNotFound());
-  }
-
-  private noteRepeat(clientIp: string, serverIp: string): void {
-    const key = `${clientIp}>${serverIp}`;
-    const nowMs = Date.now();
-    const last = this.recentConnects.get(key);
-    if (last !== undefined && nowMs - last < this.options.repeatWindowMs) {
-      this.metrics.connectRepeats.inc();
-      this.logger.info(
-        { client: this.formatIp(clientIp), server: this.formatIp(serverIp) },
-        "repeated connect for the same server: the previous punch likely failed",
-      );
-    }
-    if (this.recentConnects.size >= 10_000) {
-      for (const [other, at] of this.recentConnects) {
-        if (nowMs - at >= this.options.repeatWindowMs) this.recentConnects.delete(other);
-      }
-      if (this.recentConnects.size >= 10_000) this.recentConnects.clear();
-    }
-    this.recentConnects.set(key, nowMs);
   }
 
   private async lobby(connection: GameConnection, query: LobbyQuery): Promise<void> {
     connection.role = "lobby";
-    if (this.options.lobbyEnabled && !this.admission.allowLobby(connection.remoteIp)) {
+    if (!this.options.lobbyEnabled) {
+      this.metrics.lobbyRequests.inc({ result: "disabled" });
+      connection.endAfterReplies(); // the reference stays silent when its lobby is off
+      return;
+    }
+    if (!this.admission.allowLobby(connection.remoteIp)) {
       this.badInput.report(
         "lobby_rate_limited",
         "lobby2 answered with an empty list: source over its rate",
@@ -452,34 +325,8 @@ export class Mediator implements CommandHandler {
       );
       this.metrics.lobbyRequests.inc({ result: "rate_limited" });
       connection.send(encodeLobby([]));
-      connection.endAfterReplies();
-      return;
-    }
-    if (!this.options.lobbyEnabled) {
-      this.metrics.lobbyRequests.inc({ result: "disabled" });
-      connection.endAfterReplies(); // the reference stays silent when its lobby is off
-      return;
-    }
-    const effective: LobbyQuery =
-      this.options.lobbyOrder === "reference"
-        ? { ...query, sortDirection: query.sortDirection === "ASC" ? "DESC" : "ASC" }
-        : query;
-    try {
-      const servers = await this.registry.queryLobby(effective);
-      connection.send(
-        encodeLobby(
-          servers.map((s) => ({ ip: s.ip, data: s.data, createdTimeSec: s.createdTimeSec })),
-        ),
-      );
-      this.metrics.lobbyRequests.inc({ result: "ok" });
-    } catch (error) {
-      // An empty list lets the game's lobby screen finish instead of waiting forever.
-      connection.send(encodeLobby([]));
-      this.metrics.lobbyRequests.inc({ result: "store_error" });
-      this.logger.warn(
-        { err: (error as Error).message },
-        "lobby query failed: answered an empty list",
-      );
+    } else {
+      connection.send(await this.lobbyService.reply(query));
     }
     connection.endAfterReplies();
   }
@@ -495,25 +342,8 @@ export class Mediator implements CommandHandler {
       return delivered;
     } catch (error) {
       this.metrics.busMessages.inc({ direction: "sent", type: message.type, result: "error" });
-      this.logger.warn({ err: (error as Error).message, node: nodeId }, "bus send failed");
+      this.log.warn({ err: error, node: nodeId }, "bus send failed");
       return false;
     }
-  }
-
-  private track(work: Promise<unknown>): Promise<void> {
-    this.inFlight++;
-    return work
-      .then(() => undefined)
-      .catch((error: Error) =>
-        this.logger.error({ err: error.message }, "unexpected error in command"),
-      )
-      .finally(() => {
-        this.inFlight--;
-        if (this.inFlight === 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const resolve of waiters) resolve();
-        }
-      });
   }
 }

@@ -1,6 +1,6 @@
 // Encoders for the master's TCP replies. Each returns the exact bytes of one
 // reply; the transport must send it in one write.
-import { type LobbyEntry, ReplyId } from "./messages.js";
+import { LOBBY_DATA_FIELDS, type LobbyEntry, ReplyId } from "./messages.js";
 
 const NUL = Buffer.from([0]);
 
@@ -22,23 +22,47 @@ export function encodeServerNotFound(): Buffer {
   return idByte(ReplyId.masterNotFound);
 }
 
-/** The lobby JSON: an array of objects with keys in the reference master's order. */
+/** One lobby entry as JSON: keys in the reference master's order. */
+function lobbyRow(entry: LobbyEntry): string {
+  const row: Record<string, string | number> = { ip: entry.ip };
+  for (let i = 0; i < LOBBY_DATA_FIELDS; i++) row[`data${i + 1}`] = entry.data[i] ?? "";
+  row.createdTime = entry.createdTimeSec;
+  return JSON.stringify(row);
+}
+
+/** The lobby JSON: an array of entries. */
 export function lobbyJson(entries: readonly LobbyEntry[]): string {
-  const rows = entries.map((entry) => {
-    const row: Record<string, string | number> = { ip: entry.ip };
-    for (let i = 0; i < 8; i++) row[`data${i + 1}`] = entry.data[i] ?? "";
-    row.createdTime = entry.createdTimeSec;
-    return row;
-  });
-  return JSON.stringify(rows);
+  return `[${entries.map(lobbyRow).join(",")}]`;
 }
 
 /** `-7`: the lobby, JSON ended by LF as the reference master does. */
 export function encodeLobby(entries: readonly LobbyEntry[]): Buffer {
-  return Buffer.concat([
+  return encodeLobbyWithin(entries, Number.POSITIVE_INFINITY).reply;
+}
+
+/**
+ * `-7` with as many leading entries as fit in `maxBytes` (whole entries only,
+ * so the JSON stays valid): a game reads one TCP segment per event.
+ */
+export function encodeLobbyWithin(
+  entries: readonly LobbyEntry[],
+  maxBytes: number,
+): { reply: Buffer; included: number } {
+  const fixedBytes = 1 + 2 + 1; // id byte, [ ], LF
+  const rows: string[] = [];
+  let bytes = fixedBytes;
+  for (const entry of entries) {
+    const row = lobbyRow(entry);
+    const rowBytes = Buffer.byteLength(row) + (rows.length > 0 ? 1 : 0);
+    if (bytes + rowBytes > maxBytes) break;
+    rows.push(row);
+    bytes += rowBytes;
+  }
+  const reply = Buffer.concat([
     idByte(ReplyId.masterLobby),
-    Buffer.from(`${lobbyJson(entries)}\n`, "utf8"),
+    Buffer.from(`[${rows.join(",")}]\n`, "utf8"),
   ]);
+  return { reply, included: rows.length };
 }
 
 /** `-8`: whether the master runs in testing mode (ours never does). */

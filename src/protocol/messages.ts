@@ -16,6 +16,12 @@ export type LobbySortKey =
   | "data8";
 export type LobbySortDirection = "ASC" | "DESC";
 
+/** Every sort key `lobby2` (and the admin API) accepts: `date`, then each data field. */
+export const LOBBY_SORT_KEYS: readonly LobbySortKey[] = [
+  "date",
+  ...Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) => `data${i + 1}` as LobbySortKey),
+];
+
 /** A lobby query as sent by `udphp_downloadServerList`. */
 export interface LobbyQuery {
   /** Eight filters; an empty string means "no filter" on that data field. */

@@ -6,9 +6,9 @@
 import { type DecodeError, decodeError } from "./errors.js";
 import {
   LOBBY_DATA_FIELDS,
+  LOBBY_SORT_KEYS,
   type LobbyQuery,
   type LobbySortDirection,
-  type LobbySortKey,
   type TcpCommand,
 } from "./messages.js";
 
@@ -141,25 +141,13 @@ function buildCommand(name: string, args: string[]): TcpDecodeResult {
   }
 }
 
-const SORT_KEYS: readonly LobbySortKey[] = [
-  "date",
-  "data1",
-  "data2",
-  "data3",
-  "data4",
-  "data5",
-  "data6",
-  "data7",
-  "data8",
-];
-
 function parseLobbyQuery(args: string[]): TcpDecodeResult {
   const filters = args.slice(0, LOBBY_DATA_FIELDS);
   const sortByText = (args[LOBBY_DATA_FIELDS] ?? "").trim().toLowerCase();
   const directionText = (args[LOBBY_DATA_FIELDS + 1] ?? "").trim().toUpperCase();
   const limitText = (args[LOBBY_DATA_FIELDS + 2] ?? "").trim();
 
-  const sortBy = sortByText === "" ? "date" : SORT_KEYS.find((key) => key === sortByText);
+  const sortBy = sortByText === "" ? "date" : LOBBY_SORT_KEYS.find((key) => key === sortByText);
   if (!sortBy) return badArgument(`lobby2 sortby ${JSON.stringify(sortByText.slice(0, 32))}`);
 
   let sortDirection: LobbySortDirection;

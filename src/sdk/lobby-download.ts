@@ -1,7 +1,7 @@
 // Downloads the lobby like udphp_downloadServerList: one TCP connection, one
 // `lobby2` request, one `-7` reply of JSON.
 import { connect as tcpConnect } from "node:net";
-import { encodeLobby2Request, type LobbyQuery } from "../protocol/index.js";
+import { encodeLobby2Request, LOBBY_DATA_FIELDS, type LobbyQuery } from "../protocol/index.js";
 
 export interface LobbyServer {
   ip: string;
@@ -45,7 +45,9 @@ export function downloadLobby(options: LobbyDownloadOptions): Promise<LobbyServe
         resolve(
           rows.map((row) => ({
             ip: String(row.ip),
-            data: Array.from({ length: 8 }, (_, i) => String(row[`data${i + 1}`] ?? "")),
+            data: Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) =>
+              String(row[`data${i + 1}`] ?? ""),
+            ),
             createdTime: Number(row.createdTime),
           })),
         );

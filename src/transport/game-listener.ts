@@ -163,14 +163,9 @@ export class GameListener {
     });
   }
 
-  /**
-   * Lets every session write what it has queued (a server may still have paced
-   * `-1`s to send), up to `timeoutMs`, then closes them all.
-   */
-  async drainSessions(timeoutMs: number): Promise<void> {
-    const flushed = Promise.all([...this.sessions].map((session) => session.repliesWritten()));
-    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
-    this.closeAllSessions("draining");
+  /** Resolves once every session wrote what it has queued (a server may still have paced `-1`s). */
+  async flushSessions(): Promise<void> {
+    await Promise.all([...this.sessions].map((session) => session.repliesWritten()));
   }
 
   closeAllSessions(reason: string): void {

@@ -124,6 +124,13 @@ export class TcpSession implements GameConnection {
     this.finish();
   }
 
+  reset(reason: string): void {
+    if (this.isClosed) return;
+    this.logger.debug({ reason }, "resetting connection");
+    this.socket.resetAndDestroy();
+    this.finish();
+  }
+
   keepAlive(): void {
     this.clearIdleTimer();
     this.socket.setKeepAlive(true, 30_000); // detects half-open server sockets eventually

@@ -21,6 +21,8 @@ export interface GameConnection {
   endAfterReplies(): void;
   /** Closes at once, logging why. */
   close(reason: string): void;
+  /** Closes with an RST: the peer's next write fails at once (a GML server then re-registers). */
+  reset(reason: string): void;
   /** Keeps the socket past the idle timeout (registered servers live as long as they like). */
   keepAlive(): void;
 }

@@ -31,8 +31,29 @@ export class RecencyMap<K, V> {
     return 1;
   }
 
+  /** Replaces the value of an existing entry, keeping its place and time; false if absent. */
+  update(key: K, value: V): boolean {
+    const entry = this.entries.get(key);
+    if (entry) entry.value = value;
+    return entry !== undefined;
+  }
+
   delete(key: K): boolean {
     return this.entries.delete(key);
+  }
+
+  /** When the entry set longest ago was set. */
+  oldestAt(): number | undefined {
+    const oldest = this.entries.values().next();
+    return oldest.done ? undefined : oldest.value.atMs;
+  }
+
+  /** Removes and returns the entry set longest ago. */
+  shift(): [K, V] | undefined {
+    const oldest = this.entries.entries().next();
+    if (oldest.done) return undefined;
+    this.entries.delete(oldest.value[0]);
+    return [oldest.value[0], oldest.value[1].value];
   }
 
   /** Drops entries set before `cutoffMs`, oldest first: O(dropped), not O(size). */

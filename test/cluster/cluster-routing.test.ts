@@ -127,7 +127,7 @@ describe("a cluster of master nodes on one Redis", () => {
     secondTcp.send(tcpReg2("1.2.4", ["Game", "second"]));
     await first.tcp.waitForClose();
     // A's close ran its compare-and-delete; B's registration must survive it.
-    await waitFor(() => a.node.mediator.ownedCount === 0, 5_000, "A to drop the old socket");
+    await waitFor(() => a.node.mediator.owned.count === 0, 5_000, "A to drop the old socket");
     const current = await a.node.backend.registry.findServer("127.0.0.20");
     expect(current?.ownerNodeId).toBe(b.node.config.nodeId);
     expect(current?.data[1]).toBe("second");
@@ -144,7 +144,7 @@ describe("a cluster of master nodes on one Redis", () => {
     const survivor = onA.closed ? "b" : "a";
     const owner = await a.node.backend.registry.findServer("127.0.0.21");
     expect(owner?.data[1]).toBe(survivor);
-    expect(a.node.mediator.ownedCount + b.node.mediator.ownedCount).toBe(1);
+    expect(a.node.mediator.owned.count + b.node.mediator.owned.count).toBe(1);
     expect(onA.closed && onB.closed).toBe(false);
   });
 

@@ -20,6 +20,8 @@ import {
   rpc,
 } from "./netlab.js";
 
+/** The lab's masters require it: the probe reaches their admin API from another namespace. */
+const ADMIN_TOKEN = "lab-admin-token";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = `${ROOT}dist/cli.js`;
 const SDK = `${ROOT}dist/sdk/index.js`;
@@ -66,7 +68,12 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
   const t0 = Date.now();
 
   async function http(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
-    const r = await rpc(probe, { op: "http", url, timeoutMs }, timeoutMs + 1000);
+    // The probe is not on the masters' loopback: the admin API wants the token.
+    const r = await rpc(
+      probe,
+      { op: "http", url, token: ADMIN_TOKEN, timeoutMs },
+      timeoutMs + 1000,
+    );
     return { status: r.status as number, body: r.body as string };
   }
 
@@ -83,6 +90,7 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
         GMNET_HTTP_PORT: String(HTTP_PORT),
         GMNET_NODE_ID: NODE_IDS[i] as string,
         REDIS_URL: `redis://${ADDR.redis}:6379`,
+        GMNET_ADMIN_TOKEN: ADMIN_TOKEN,
         LOG_LEVEL: "info",
       },
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyLobbyQuery, matchesLobbyFilters } from "../../src/cluster/lobby.js";
+import { collectLobby, matchesLobbyFilters } from "../../src/cluster/lobby.js";
 import type { ServerRegistration } from "../../src/cluster/types.js";
 import type { LobbyQuery } from "../../src/protocol/index.js";
 
@@ -31,6 +31,15 @@ const query = (q: Partial<LobbyQuery>): LobbyQuery => ({
   ...q,
 });
 const ips = (list: ServerRegistration[]) => list.map((s) => s.ip);
+
+/** The whole lobby, as a store walks it: newest first, no bounds. */
+function applyLobbyQuery(servers: ServerRegistration[], q: LobbyQuery): ServerRegistration[] {
+  const newestFirst = [...servers].sort((a, b) => b.createdTimeSec - a.createdTimeSec);
+  return collectLobby(newestFirst, true, q, {
+    scanLimit: Number.MAX_SAFE_INTEGER,
+    replyMaxBytes: null,
+  });
+}
 
 describe("lobby query", () => {
   it("no filters return every server, newest first by default (DESC)", () => {
@@ -83,5 +92,24 @@ describe("lobby query", () => {
     const input = [...SERVERS];
     applyLobbyQuery(input, query({ sortDirection: "ASC" }));
     expect(input).toEqual(SERVERS);
+  });
+
+  it("a walk bounded by scanLimit sorts only what it examined; a date walk stops at the limit", () => {
+    const newestFirst = [...SERVERS].sort((a, b) => b.createdTimeSec - a.createdTimeSec);
+    const bounded = { scanLimit: 2, replyMaxBytes: null };
+    expect(
+      ips(
+        collectLobby(newestFirst, true, query({ sortBy: "data3", sortDirection: "ASC" }), bounded),
+      ),
+    ).toEqual(["10.0.0.4", "10.0.0.2"]);
+    let examined = 0;
+    const counting = function* () {
+      for (const server of newestFirst) {
+        examined++;
+        yield server;
+      }
+    };
+    collectLobby(counting(), true, query({ limit: 1 }), { scanLimit: 1_000, replyMaxBytes: null });
+    expect(examined).toBe(1);
   });
 });

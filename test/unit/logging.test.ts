@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ipFormatter } from "../../src/logging.js";
-import { LogThrottle } from "../../src/transport/log-throttle.js";
+import { LogThrottle } from "../../src/util/log-throttle.js";
 
 describe("how game IPs appear in logs", () => {
   it("full keeps the address", () => {

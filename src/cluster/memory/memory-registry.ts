@@ -1,43 +1,72 @@
 // Single-node state in plain Maps: the embedded default when no Redis is set.
+// Every per-source table is a RecencyMap, so a flood of new sources costs
+// O(1) per datagram and evicts the oldest entry, never sweeps on the hot path.
 import type { LobbyQuery } from "../../protocol/index.js";
-import { applyLobbyQuery } from "../lobby.js";
-import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../timing.js";
+import { RecencyMap } from "../../util/recency-map.js";
+import { collectLobby } from "../lobby.js";
+import {
+  MAX_CLIENT_ENDPOINTS_PER_IP,
+  MAX_PENDING_SERVER_PORTS,
+  type StoreTimings,
+} from "../timing.js";
 import type {
   ConnectLookup,
+  LobbyBounds,
+  OwnedRef,
   RefreshResult,
   RegisterServerInput,
   RegisterServerResult,
   Registry,
+  RestoreResult,
   ServerRegistration,
+  ServerUdpOutcome,
 } from "../types.js";
+import { DateIndex } from "./date-index.js";
 
 interface TimedPort {
   port: number;
   atMs: number;
 }
 
-/** IPs with pending UDP endpoints held at once; a spoofed flood beyond it is not stored. */
-const MAX_TRACKED_IPS = 100_000;
+/** A registration and the bookkeeping the store keeps beside it. */
+interface StoredServer {
+  registration: ServerRegistration;
+  registeredAtMs: number;
+  /** The UDP port came from a UDP `reg` of this registration (not carried over). */
+  udpConfirmed: boolean;
+  /** When the server's last booked -1 goes out (its owner's pacer, modelled). */
+  replyClockMs: number;
+  /** Its socket was reset for a hand-over; connects wait for the next registration. */
+  handingOver: boolean;
+}
 
-type ClientUdpWaiter = (port: number | null) => void;
+/** A connect waiting for its client's UDP `connect`: handed a port, or given up. */
+interface ClientWaiter {
+  port: number | null;
+  wake: ((port: number) => void) | null;
+}
 
 export class MemoryRegistry implements Registry {
-  private readonly servers = new Map<string, ServerRegistration>();
-  /** When each registration was made, to bind a UDP `reg` that arrives just after it. */
-  private readonly registeredAtMs = new Map<string, number>();
-  /** Registrations whose UDP port came from a UDP `reg` of their own (not carried over). */
-  private readonly udpConfirmed = new Set<string>();
-  private readonly pendingServerUdp = new Map<string, TimedPort>();
-  private readonly clientUdp = new Map<string, TimedPort[]>();
-  private readonly clientUdpWaiters = new Map<string, ClientUdpWaiter[]>();
+  private readonly servers = new Map<string, StoredServer>();
+  private readonly byDate = new DateIndex<string>();
+  private readonly byData1 = new Map<string, DateIndex<string>>();
+  private readonly pendingServerUdp: EndpointTable;
+  private readonly clientUdp: EndpointTable;
+  /** Connects waiting on a UDP `connect` (one per in-flight connect: bounded by connections). */
+  private readonly clientWaiters = new Map<string, ClientWaiter[]>();
+  private readonly serverWaiters = new Map<string, Set<(registered: boolean) => void>>();
+  /** Waits in progress, released with nothing by close(). */
+  private readonly waits = new Set<() => void>();
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
     private readonly timings: StoreTimings,
     private readonly now: () => number = Date.now,
   ) {
-    // Expired endpoints are dropped lazily on use; the sweep bounds memory under floods.
-    this.sweepTimer = setInterval(() => this.sweep(), Math.max(1000, timings.clientUdpTtlMs));
+    this.pendingServerUdp = new EndpointTable(timings.maxTrackedSources);
+    this.clientUdp = new EndpointTable(timings.maxTrackedSources);
+    // Expired endpoints are also dropped lazily on use; the sweep is O(expired).
+    this.sweepTimer = setInterval(() => this.sweep(), 1_000);
     this.sweepTimer.unref();
   }
 
@@ -45,171 +74,350 @@ export class MemoryRegistry implements Registry {
     return this.servers.size;
   }
 
-  async recordServerUdp(ip: string, port: number): Promise<void> {
+  /** UDP endpoints (client and pending server ports) held: at most maxTrackedSources each. */
+  get trackedEndpoints(): number {
+    return this.pendingServerUdp.endpoints + this.clientUdp.endpoints;
+  }
+
+  async recordServerUdp(ip: string, port: number): Promise<ServerUdpOutcome> {
     const nowMs = this.now();
-    const existing = this.servers.get(ip);
-    const registeredAt = this.registeredAtMs.get(ip);
-    if (
-      existing &&
-      !this.udpConfirmed.has(ip) &&
-      registeredAt !== undefined &&
-      nowMs - registeredAt <= this.timings.serverUdpBindWindowMs
-    ) {
+    const stored = this.servers.get(ip);
+    const window = this.timings.serverUdpBindWindowMs;
+    if (stored && !stored.udpConfirmed && nowMs - stored.registeredAtMs <= window) {
       // The TCP registration overtook its UDP `reg`: this port is fresher than a carried-over one.
-      existing.udpPort = port;
-      this.udpConfirmed.add(ip);
-      return;
+      stored.registration.udpPort = port;
+      stored.udpConfirmed = true;
+      return "bound";
     }
-    if (this.pendingServerUdp.size >= MAX_TRACKED_IPS && !this.pendingServerUdp.has(ip))
-      this.sweep();
-    if (this.pendingServerUdp.size >= MAX_TRACKED_IPS && !this.pendingServerUdp.has(ip)) return;
-    this.pendingServerUdp.set(ip, { port, atMs: nowMs });
+    const live = livePorts(this.pendingServerUdp.get(ip), nowMs - window);
+    const conflict = live.some((entry) => entry.port !== port);
+    const others = live.filter((entry) => entry.port !== port);
+    const ports = [...others, { port, atMs: nowMs }].slice(-MAX_PENDING_SERVER_PORTS);
+    this.pendingServerUdp.set(ip, ports, nowMs);
+    return conflict ? "conflict" : "pending";
   }
 
   async registerServer(input: RegisterServerInput): Promise<RegisterServerResult> {
     const nowMs = this.now();
     const previous = this.servers.get(input.ip) ?? null;
-    const pending = this.pendingServerUdp.get(input.ip);
+    const pending = livePorts(
+      this.pendingServerUdp.get(input.ip),
+      nowMs - this.timings.serverUdpBindWindowMs,
+    );
     this.pendingServerUdp.delete(input.ip);
-    const freshUdp =
-      pending && nowMs - pending.atMs <= this.timings.serverUdpBindWindowMs ? pending.port : null;
+    const choice = chooseServerPort(pending, previous?.registration.udpPort ?? null);
     const registration: ServerRegistration = {
       ip: input.ip,
-      udpPort: freshUdp ?? previous?.udpPort ?? null,
+      udpPort: choice.port,
       version: input.version,
       data: [...input.data],
       createdTimeSec: Math.floor(nowMs / 1000),
       ownerNodeId: input.ownerNodeId,
       ownerConnectionId: input.ownerConnectionId,
     };
-    this.servers.set(input.ip, registration);
-    this.registeredAtMs.set(input.ip, nowMs);
-    if (freshUdp !== null) this.udpConfirmed.add(input.ip);
-    else this.udpConfirmed.delete(input.ip);
+    this.store(registration, {
+      registeredAtMs: nowMs,
+      udpConfirmed: choice.confirmed,
+      replyClockMs: 0, // a new socket, a fresh pacer
+    });
+    this.wakeServerWaiters(input.ip);
+    const prior = previous?.registration;
     const replaced =
-      previous && previous.ownerConnectionId !== input.ownerConnectionId
-        ? { ownerNodeId: previous.ownerNodeId, ownerConnectionId: previous.ownerConnectionId }
+      prior && prior.ownerConnectionId !== input.ownerConnectionId
+        ? { ownerNodeId: prior.ownerNodeId, ownerConnectionId: prior.ownerConnectionId }
         : null;
-    return { registration: { ...registration }, replaced };
+    return { registration: { ...registration }, replaced, udpConflict: choice.conflict };
   }
 
   async unregisterServer(ip: string, ownerConnectionId: string): Promise<boolean> {
     const current = this.servers.get(ip);
-    if (!current || current.ownerConnectionId !== ownerConnectionId) return false;
-    this.servers.delete(ip);
-    this.registeredAtMs.delete(ip);
-    this.udpConfirmed.delete(ip);
+    if (!current || current.registration.ownerConnectionId !== ownerConnectionId) return false;
+    this.remove(ip);
     return true;
   }
 
   async findServer(ip: string): Promise<ServerRegistration | null> {
     const found = this.servers.get(ip);
-    return found ? { ...found } : null;
+    return found ? copy(found.registration) : null;
   }
 
   async recordClientUdp(ip: string, port: number): Promise<void> {
-    const waiters = this.clientUdpWaiters.get(ip);
+    const waiters = this.clientWaiters.get(ip);
     const waiter = waiters?.shift();
-    if (waiters && waiters.length === 0) this.clientUdpWaiters.delete(ip);
+    if (waiters && waiters.length === 0) this.clientWaiters.delete(ip);
     if (waiter) {
-      waiter(port);
+      if (waiter.wake) waiter.wake(port);
+      else waiter.port = port; // handed before its connect started to wait
       return;
     }
     const nowMs = this.now();
-    if (this.clientUdp.size >= MAX_TRACKED_IPS && !this.clientUdp.has(ip)) this.sweep();
-    if (this.clientUdp.size >= MAX_TRACKED_IPS && !this.clientUdp.has(ip)) return;
-    const list = this.liveClientEndpoints(ip, nowMs);
-    const same = list.find((entry) => entry.port === port);
-    if (same)
-      same.atMs = nowMs; // a resent datagram is the same client
-    else {
-      list.push({ port, atMs: nowMs });
-      // Bounds memory under a flood of spoofed sources: the oldest give way.
-      if (list.length > MAX_CLIENT_ENDPOINTS_PER_IP) list.shift();
-    }
-    this.clientUdp.set(ip, list);
+    const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
+    // A resent datagram is the same client: it moves to the newest place.
+    const others = live.filter((entry) => entry.port !== port);
+    const ports = [...others, { port, atMs: nowMs }].slice(-MAX_CLIENT_ENDPOINTS_PER_IP);
+    this.clientUdp.set(ip, ports, nowMs);
   }
 
   async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
-    const server = await this.findServer(serverIp);
-    if (!server) return { server: null, clientUdpPort: null };
-    return { server, clientUdpPort: this.takeClientEndpoint(clientIp) };
-  }
-
-  awaitClientUdp(clientIp: string, timeoutMs: number): Promise<number | null> {
-    const ready = this.takeClientEndpoint(clientIp);
-    if (ready !== null) return Promise.resolve(ready);
-    return new Promise((resolve) => {
-      const waiter: ClientUdpWaiter = (port) => {
-        clearTimeout(timer);
-        resolve(port);
+    const stored = this.servers.get(serverIp);
+    if (!stored) return { status: "not_found" };
+    const server = copy(stored.registration);
+    if (stored.handingOver) {
+      return {
+        status: "handover",
+        server,
+        awaitRegistration: (timeoutMs) => this.awaitRegistration(serverIp, timeoutMs),
       };
-      const timer = setTimeout(() => {
-        const waiters = this.clientUdpWaiters.get(clientIp);
-        const index = waiters?.indexOf(waiter) ?? -1;
-        if (waiters && index >= 0) waiters.splice(index, 1);
-        if (waiters?.length === 0) this.clientUdpWaiters.delete(clientIp);
-        resolve(null);
-      }, timeoutMs);
-      const waiters = this.clientUdpWaiters.get(clientIp) ?? [];
-      waiters.push(waiter);
-      this.clientUdpWaiters.set(clientIp, waiters);
-    });
+    }
+    if (server.udpPort === null) return { status: "server_udp_unknown", server };
+    // The owner's pacer, modelled: this -1 goes out one gap after the last one booked.
+    const nowMs = this.now();
+    const sendAtMs = Math.max(nowMs, stored.replyClockMs + this.timings.replyGapMs);
+    if (sendAtMs - nowMs > this.timings.serverReplyBacklogMs) return { status: "busy", server };
+    stored.replyClockMs = sendAtMs;
+    const clientUdpPort = this.takeClientEndpoint(clientIp);
+    if (clientUdpPort !== null) return { status: "ready", server, clientUdpPort };
+    // Queued now, in this same step, so a UDP `connect` right after cannot miss it.
+    const waiter = this.queueClientWaiter(clientIp);
+    return { status: "waiting", server, awaitClientUdp: (timeoutMs) => waiter(timeoutMs) };
   }
 
-  async queryLobby(query: LobbyQuery): Promise<ServerRegistration[]> {
-    return applyLobbyQuery(this.servers.values(), query).map((registration) => ({
-      ...registration,
-    }));
+  async markHandover(ip: string, ownerConnectionId: string): Promise<boolean> {
+    const stored = this.servers.get(ip);
+    if (!stored || stored.registration.ownerConnectionId !== ownerConnectionId) return false;
+    stored.handingOver = true;
+    return true;
+  }
+
+  async queryLobby(query: LobbyQuery, bounds: LobbyBounds): Promise<ServerRegistration[]> {
+    const data1 = query.filters[0] ?? "";
+    const index = data1 === "" ? this.byDate : this.byData1.get(data1);
+    if (!index) return [];
+    const newestFirst = !(query.sortBy === "date" && query.sortDirection === "ASC");
+    const walk = function* (servers: Map<string, StoredServer>) {
+      for (const ip of index.walk(newestFirst)) {
+        const stored = servers.get(ip);
+        if (stored) yield stored.registration;
+      }
+    };
+    return collectLobby(walk(this.servers), newestFirst, query, bounds).map(copy);
   }
 
   async countServers(): Promise<number> {
     return this.servers.size;
   }
 
-  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]> {
+  async refreshOwned(owned: readonly OwnedRef[]): Promise<RefreshResult[]> {
+    return owned.map((ref) => {
+      const current = this.servers.get(ref.ip);
+      if (!current) return { outcome: "missing" };
+      return current.registration.ownerConnectionId === ref.ownerConnectionId
+        ? { outcome: "kept", udpPort: current.registration.udpPort }
+        : { outcome: "superseded" };
+    });
+  }
+
+  async restoreOwned(registrations: readonly ServerRegistration[]): Promise<RestoreResult[]> {
+    const nowMs = this.now();
     return registrations.map((owned) => {
       const current = this.servers.get(owned.ip);
-      if (!current) {
-        this.servers.set(owned.ip, { ...owned });
-        return { outcome: "restored", udpPort: owned.udpPort };
+      if (current) {
+        return current.registration.ownerConnectionId === owned.ownerConnectionId
+          ? { outcome: "restored", udpPort: current.registration.udpPort }
+          : { outcome: "superseded" };
       }
-      return current.ownerConnectionId === owned.ownerConnectionId
-        ? { outcome: "kept", udpPort: current.udpPort }
-        : { outcome: "superseded", udpPort: null };
+      // A restored port is the owner's confirmed one: no stray UDP `reg` may rebind it now.
+      this.store(copy(owned), {
+        registeredAtMs: nowMs,
+        udpConfirmed: owned.udpPort !== null,
+        replyClockMs: 0,
+      });
+      return { outcome: "restored", udpPort: owned.udpPort };
     });
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
-    for (const waiters of this.clientUdpWaiters.values())
-      for (const waiter of waiters) waiter(null);
-    this.clientUdpWaiters.clear();
+    for (const giveUp of [...this.waits]) giveUp();
+    this.clientWaiters.clear();
+    for (const waiters of this.serverWaiters.values()) for (const wake of [...waiters]) wake(false);
   }
 
+  private store(
+    registration: ServerRegistration,
+    state: Omit<StoredServer, "registration" | "handingOver">,
+  ): void {
+    this.remove(registration.ip);
+    this.servers.set(registration.ip, { registration, ...state, handingOver: false });
+    this.byDate.add(registration.ip);
+    const data1 = registration.data[0] ?? "";
+    if (data1 !== "") {
+      const index = this.byData1.get(data1) ?? new DateIndex<string>();
+      index.add(registration.ip);
+      this.byData1.set(data1, index);
+    }
+  }
+
+  private remove(ip: string): void {
+    const stored = this.servers.get(ip);
+    if (!stored) return;
+    this.servers.delete(ip);
+    this.byDate.remove(ip);
+    const data1 = stored.registration.data[0] ?? "";
+    const index = this.byData1.get(data1);
+    index?.remove(ip);
+    if (index?.size === 0) this.byData1.delete(data1);
+  }
+
+  /** Queues a waiter for the next UDP `connect` from `clientIp`; its wait leaves the queue. */
+  private queueClientWaiter(clientIp: string): (timeoutMs: number) => Promise<number | null> {
+    const waiter: ClientWaiter = { port: null, wake: null };
+    const queue = this.clientWaiters.get(clientIp) ?? [];
+    queue.push(waiter);
+    this.clientWaiters.set(clientIp, queue);
+    const leave = () => {
+      const waiters = this.clientWaiters.get(clientIp);
+      const index = waiters?.indexOf(waiter) ?? -1;
+      if (waiters && index >= 0) waiters.splice(index, 1);
+      if (waiters?.length === 0) this.clientWaiters.delete(clientIp);
+    };
+    return (timeoutMs) => {
+      if (waiter.port !== null) return Promise.resolve(waiter.port);
+      return new Promise((resolve) => {
+        const finish = (port: number | null) => {
+          clearTimeout(timer);
+          this.waits.delete(giveUp);
+          waiter.wake = null;
+          resolve(port);
+        };
+        const giveUp = () => {
+          leave();
+          finish(null);
+        };
+        const timer = setTimeout(giveUp, timeoutMs);
+        this.waits.add(giveUp);
+        waiter.wake = finish;
+      });
+    };
+  }
+
+  private awaitRegistration(ip: string, timeoutMs: number): Promise<boolean> {
+    if (!this.servers.get(ip)?.handingOver) return Promise.resolve(this.servers.has(ip));
+    return new Promise((resolve) => {
+      const waiters = this.serverWaiters.get(ip) ?? new Set();
+      const wake = (registered: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.serverWaiters.delete(ip);
+        resolve(registered);
+      };
+      const timer = setTimeout(() => wake(false), timeoutMs);
+      waiters.add(wake);
+      this.serverWaiters.set(ip, waiters);
+    });
+  }
+
+  private wakeServerWaiters(ip: string): void {
+    const waiters = this.serverWaiters.get(ip);
+    if (waiters) for (const wake of [...waiters]) wake(true);
+  }
+
+  /** The client's newest live endpoint: the one its game sent just before this connect. */
   private takeClientEndpoint(ip: string): number | null {
-    const list = this.liveClientEndpoints(ip, this.now());
-    const oldest = list.shift();
-    if (list.length === 0) this.clientUdp.delete(ip);
-    else this.clientUdp.set(ip, list);
-    return oldest?.port ?? null;
-  }
-
-  private liveClientEndpoints(ip: string, nowMs: number): TimedPort[] {
-    const list = this.clientUdp.get(ip) ?? [];
-    return list.filter((entry) => nowMs - entry.atMs <= this.timings.clientUdpTtlMs);
+    const nowMs = this.now();
+    const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
+    const newest = live.pop();
+    if (live.length === 0) this.clientUdp.delete(ip);
+    else this.clientUdp.update(ip, live);
+    return newest?.port ?? null;
   }
 
   private sweep(): void {
     const nowMs = this.now();
-    for (const ip of this.clientUdp.keys()) {
-      const live = this.liveClientEndpoints(ip, nowMs);
-      if (live.length === 0) this.clientUdp.delete(ip);
-      else this.clientUdp.set(ip, live);
-    }
-    for (const [ip, pending] of this.pendingServerUdp) {
-      if (nowMs - pending.atMs > this.timings.serverUdpBindWindowMs)
-        this.pendingServerUdp.delete(ip);
+    this.clientUdp.expire(nowMs - this.timings.clientUdpTtlMs);
+    this.pendingServerUdp.expire(nowMs - this.timings.serverUdpBindWindowMs);
+  }
+}
+
+/**
+ * Which UDP port a new registration takes from the ports its IP sent within
+ * the window: the one port if only one; if several (a forger, or a NAT that
+ * remapped), the port it already had when that is among them, else the
+ * newest. With none, the previous registration's port is carried over.
+ */
+export function chooseServerPort(
+  pending: readonly TimedPort[],
+  previousPort: number | null,
+): { port: number | null; confirmed: boolean; conflict: boolean } {
+  if (pending.length === 0) return { port: previousPort, confirmed: false, conflict: false };
+  const distinct = new Set(pending.map((entry) => entry.port));
+  if (distinct.size === 1) {
+    return { port: (pending[0] as TimedPort).port, confirmed: true, conflict: false };
+  }
+  const port =
+    previousPort !== null && distinct.has(previousPort)
+      ? previousPort
+      : (pending[pending.length - 1] as TimedPort).port;
+  return { port, confirmed: true, conflict: true };
+}
+
+function livePorts(ports: TimedPort[] | undefined, cutoffMs: number): TimedPort[] {
+  return ports ? ports.filter((entry) => entry.atMs >= cutoffMs) : [];
+}
+
+/**
+ * UDP endpoints by source IP, bounded by their total count (not the number of
+ * IPs: one IP may hold several): past it, the IPs set longest ago give way.
+ */
+class EndpointTable {
+  private readonly byIp: RecencyMap<string, TimedPort[]>;
+  private count = 0;
+
+  constructor(private readonly maxEndpoints: number) {
+    this.byIp = new RecencyMap(Number.MAX_SAFE_INTEGER);
+  }
+
+  get endpoints(): number {
+    return this.count;
+  }
+
+  get(ip: string): TimedPort[] | undefined {
+    return this.byIp.get(ip);
+  }
+
+  set(ip: string, ports: TimedPort[], atMs: number): void {
+    this.count += ports.length - (this.byIp.get(ip)?.length ?? 0);
+    this.byIp.set(ip, ports, atMs);
+    while (this.count > this.maxEndpoints) {
+      const oldest = this.byIp.shift();
+      if (!oldest) break;
+      this.count -= oldest[1].length;
     }
   }
+
+  /** Replaces an IP's ports in place (same age); false if absent. */
+  update(ip: string, ports: TimedPort[]): boolean {
+    const previous = this.byIp.get(ip);
+    if (!previous) return false;
+    this.count += ports.length - previous.length;
+    return this.byIp.update(ip, ports);
+  }
+
+  delete(ip: string): void {
+    this.count -= this.byIp.get(ip)?.length ?? 0;
+    this.byIp.delete(ip);
+  }
+
+  expire(cutoffMs: number): void {
+    for (;;) {
+      const oldest = this.byIp.oldestAt();
+      if (oldest === undefined || oldest >= cutoffMs) return;
+      const shifted = this.byIp.shift();
+      if (shifted) this.count -= shifted[1].length;
+    }
+  }
+}
+
+function copy(registration: ServerRegistration): ServerRegistration {
+  return { ...registration, data: [...registration.data] };
 }

@@ -1,6 +1,6 @@
 // Every Redis key and channel, under one prefix and one hash tag: on Redis
-// Cluster they share a slot, so each multi-key script stays legal. The data
-// set is small (a few hundred bytes per server), so one slot is no limit.
+// Cluster they share a slot, so each multi-key script stays legal (see the
+// README's capacity notes for when one slot stops being enough).
 export class RedisKeys {
   private readonly base: string;
 
@@ -8,7 +8,7 @@ export class RedisKeys {
     this.base = `{${prefix}}`;
   }
 
-  /** HASH per registered server: u udp port, v version, d1..d8, c created, n node, o connection, r registered ms. */
+  /** HASH per registered server; its fields are described in server-hash.ts. */
   server(ip: string): string {
     return `${this.base}:server:${ip}`;
   }
@@ -17,9 +17,14 @@ export class RedisKeys {
     return `${this.base}:server:`;
   }
 
-  /** STRING: a server's UDP port from `reg`, waiting for its TCP registration. */
-  pendingServerUdp(ip: string): string {
-    return `${this.base}:pending:${ip}`;
+  /** ZSET port → ms: a server's UDP `reg` ports waiting for its TCP registration. */
+  pendingServerPorts(ip: string): string {
+    return `${this.base}:pendingports:${ip}`;
+  }
+
+  /** SET of node ids waiting for this server's next registration (a hand-over). */
+  serverWaiters(ip: string): string {
+    return `${this.base}:serverwaiters:${ip}`;
   }
 
   /** ZSET ip → createdTime: the lobby's date index. */
@@ -42,9 +47,14 @@ export class RedisKeys {
     return `${this.base}:client:${ip}`;
   }
 
-  /** SET of node ids waiting for a UDP `connect` from this IP. */
-  clientWaiters(ip: string): string {
-    return `${this.base}:waiting:${ip}`;
+  /** LIST of "node|waiter" connects waiting for a UDP `connect` from this IP, oldest first. */
+  waitingConnects(ip: string): string {
+    return `${this.base}:waiters:${ip}`;
+  }
+
+  /** STRING: the UDP port handed to one waiting connect ("node|waiter"), kept until it is claimed. */
+  get handedPortPrefix(): string {
+    return `${this.base}:handed:`;
   }
 
   /** ZSET node id → last heartbeat (ms), and HASH node id → JSON info. */

@@ -2,6 +2,7 @@
 // RedisConnection, chosen when REDIS_URL (or Sentinel/Cluster) is configured.
 import type { Logger } from "pino";
 import type { RedisTarget } from "../../config/index.js";
+import type { BadInputLog } from "../../bad-input.js";
 import type { MasterMetrics } from "../../metrics.js";
 import type { StoreTimings } from "../timing.js";
 import type { ClusterBackend, ClusterStatus } from "../types.js";
@@ -9,7 +10,11 @@ import { RedisKeys } from "./keys.js";
 import { RedisBus } from "./redis-bus.js";
 import { RedisConnection } from "./redis-connection.js";
 import { RedisNodeDirectory } from "./redis-nodes.js";
-import { ClientUdpWakeups, RedisRegistry } from "./redis-registry.js";
+import { ClassicPubSub } from "./pubsub-classic.js";
+import type { PubSub } from "./pubsub.js";
+import { ShardedPubSub } from "./pubsub-sharded.js";
+import { RedisRegistry } from "./redis-registry.js";
+import { StoreWakeups } from "./store-wakeups.js";
 
 export interface RedisBackendOptions {
   target: RedisTarget;
@@ -39,36 +44,37 @@ export class RedisBackend implements ClusterBackend {
     options: RedisBackendOptions,
     metrics: MasterMetrics,
     logger: Logger,
+    badInput: BadInputLog,
   ): Promise<RedisBackend> {
     const log = logger.child({ component: "redis" });
     const connection = new RedisConnection(options.target, metrics, log);
     const keys = new RedisKeys(options.keyPrefix);
-    const wakeups = new ClientUdpWakeups();
+    const wakeups = new StoreWakeups();
+    // The pub/sub flavour, chosen once: sharded on Redis Cluster, where a
+    // classic PUBLISH's receiver count covers only one shard.
+    const pubsub: PubSub =
+      options.target.kind === "cluster"
+        ? new ShardedPubSub(connection.commands, connection.subscriber)
+        : new ClassicPubSub(connection.commands, connection.subscriber);
     const registry = new RedisRegistry(
       connection.commands,
       keys,
-      {
-        ...options.timings,
-        nodeId: options.nodeId,
-        publishCommand: connection.sharded ? "spublish" : "publish",
-      },
+      { ...options.timings, nodeId: options.nodeId },
+      pubsub,
       wakeups,
     );
-    const bus = new RedisBus(connection, keys, options.nodeId, wakeups, metrics, log);
+    const bus = new RedisBus(pubsub, keys, options.nodeId, wakeups, badInput, log);
     const nodes = new RedisNodeDirectory(connection.commands, keys, options.timings.leaseMs);
     const backend = new RedisBackend(connection, registry, bus, nodes);
     const preload = () =>
       registry
         .preloadScripts()
-        .catch((error: Error) => log.debug({ err: error.message }, "script preload failed"));
+        .catch((error: Error) => log.debug({ err: error }, "script preload failed"));
     connection.commands.on("ready", preload);
-    const subscribed = bus.start(); // queued until the subscriber connects
+    const subscribed = subscribeUntilDone(bus, log, () => backend.closed);
     const ready = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
     if (ready) await Promise.all([subscribed, preload()]);
-    else {
-      subscribed.catch(() => undefined);
-      log.warn("redis not reachable yet: starting not-ready, retrying in the background");
-    }
+    else log.warn("redis not reachable yet: answering -2 meanwhile, retrying in the background");
     return backend;
   }
 
@@ -80,9 +86,36 @@ export class RedisBackend implements ClusterBackend {
     this.connection.on("recovered", handler);
   }
 
+  closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.bus.close();
     await this.registry.close();
     await this.connection.close();
+  }
+}
+
+/**
+ * Subscribes the node's channel, retrying until it takes: a Redis Cluster
+ * refuses a sharded subscription until it knows its slots, and a Redis that
+ * is away refuses everything.
+ */
+async function subscribeUntilDone(
+  bus: RedisBus,
+  log: Logger,
+  closed: () => boolean,
+): Promise<void> {
+  for (let attempt = 0; !closed(); attempt++) {
+    try {
+      await bus.start();
+      return;
+    } catch (error) {
+      if (attempt === 0)
+        log.debug({ err: error }, "subscribing the node's channel failed; retrying");
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)).unref(),
+      );
+    }
   }
 }

@@ -7,7 +7,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "../../config/index.js";
 import type { MasterMetrics } from "../../metrics.js";
-import type { RedisClient } from "./lua-script.js";
+import type { RedisClient } from "./redis-script.js";
 
 const COMMAND_TIMEOUT_MS = 2_000;
 
@@ -52,7 +52,6 @@ export class RedisConnection extends EventEmitter {
   readonly commands: RedisClient;
   /** Subscriptions: queued until connected, re-subscribed after reconnects. */
   readonly subscriber: RedisClient;
-  readonly sharded: boolean;
   private wasReady = false;
   private lostSinceReady = false;
 
@@ -62,7 +61,6 @@ export class RedisConnection extends EventEmitter {
     private readonly logger: Logger,
   ) {
     super();
-    this.sharded = target.kind === "cluster";
     this.commands = createClient(target, {});
     this.subscriber = createClient(target, {
       enableOfflineQueue: true,

@@ -1,8 +1,9 @@
 // Live nodes by heartbeat: a ZSET of last-seen times and a HASH of details,
 // both with a TTL refreshed by every heartbeat.
+import { nodeAliveMs, nodeKeyTtlMs } from "../timing.js";
 import type { NodeDirectory, NodeInfo } from "../types.js";
 import type { RedisKeys } from "./keys.js";
-import type { RedisClient } from "./lua-script.js";
+import type { RedisClient } from "./redis-script.js";
 
 export class RedisNodeDirectory implements NodeDirectory {
   constructor(
@@ -12,7 +13,7 @@ export class RedisNodeDirectory implements NodeDirectory {
   ) {}
 
   async heartbeat(info: NodeInfo): Promise<void> {
-    const ttlMs = this.leaseMs * 4;
+    const ttlMs = nodeKeyTtlMs(this.leaseMs);
     await this.client
       .multi()
       .zadd(this.keys.nodes, info.lastSeenMs, info.nodeId)
@@ -24,7 +25,11 @@ export class RedisNodeDirectory implements NodeDirectory {
   }
 
   async list(): Promise<NodeInfo[]> {
-    const ids = await this.client.zrangebyscore(this.keys.nodes, Date.now() - this.leaseMs, "+inf");
+    const ids = await this.client.zrangebyscore(
+      this.keys.nodes,
+      Date.now() - nodeAliveMs(this.leaseMs),
+      "+inf",
+    );
     if (ids.length === 0) return [];
     const infos = await this.client.hmget(this.keys.nodeInfo, ...ids);
     const nodes: NodeInfo[] = [];
@@ -39,10 +44,9 @@ export class RedisNodeDirectory implements NodeDirectory {
     return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
   }
 
-  /** Heartbeats carry the owner's clock: allow two leases so clock skew never kills a live node. */
   async isAlive(nodeId: string): Promise<boolean> {
     const lastSeen = await this.client.zscore(this.keys.nodes, nodeId);
-    return lastSeen !== null && Number(lastSeen) >= Date.now() - 2 * this.leaseMs;
+    return lastSeen !== null && Number(lastSeen) >= Date.now() - nodeAliveMs(this.leaseMs);
   }
 
   async leave(nodeId: string): Promise<void> {

@@ -1,289 +1,353 @@
 // The Registry on Redis: each domain step is one Lua script (one round trip),
-// atomic across nodes.
-import { EventEmitter } from "node:events";
+// atomic across nodes; each script's reply has a typed decoder here.
 import type { LobbyQuery } from "../../protocol/index.js";
-import { applyLobbyQuery } from "../lobby.js";
-import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../timing.js";
+import { compareForLobby, LOBBY_ENTRY_OVERHEAD_BYTES, withinBytes } from "../lobby.js";
+import {
+  keyTtlMs,
+  MAX_CLIENT_ENDPOINTS_PER_IP,
+  MAX_PENDING_SERVER_PORTS,
+  type StoreTimings,
+} from "../timing.js";
 import type {
   ConnectLookup,
-  RefreshOutcome,
+  LobbyBounds,
+  OwnedRef,
   RefreshResult,
   RegisterServerInput,
   RegisterServerResult,
   Registry,
+  RestoreResult,
   ServerRegistration,
+  ServerUdpOutcome,
 } from "../types.js";
 import type { RedisKeys } from "./keys.js";
-import { LuaScript, type RedisClient } from "./lua-script.js";
+import { encodeChannelMessage } from "./node-messages.js";
+import type { PubSub } from "./pubsub.js";
+import { type RedisClient, RedisScript, reply } from "./redis-script.js";
+import {
+  DATA_FIELD_NAMES,
+  decodeServerRead,
+  decodeServerReads,
+  SERVER_READ_FIELDS,
+} from "./server-hash.js";
+import type { StoreWakeups } from "./store-wakeups.js";
+
+const SERVER_UDP_OUTCOMES: readonly ServerUdpOutcome[] = ["bound", "pending", "conflict"];
+
+/** Outcomes per owned registration, and the store's UDP port of each. */
+function decodeOwnedOutcomes<T extends string>(
+  allowed: readonly T[],
+): (
+  raw: unknown,
+  fail: (detail: string) => never,
+) => Array<{ outcome: T; udpPort: number | null }> {
+  return (raw, fail) => {
+    const [outcomes, ports] = reply.array(raw, fail);
+    const list = reply.array(outcomes, fail);
+    const portList = reply.array(ports, fail);
+    return list.map((value, i) => {
+      const outcome = allowed.find((o) => o === value) ?? fail(`outcome ${String(value)}`);
+      return { outcome, udpPort: reply.port(portList[i] ?? "", fail) };
+    });
+  };
+}
 
 const scripts = {
-  recordServerUdp: LuaScript.load("record-server-udp"),
-  registerServer: LuaScript.load("register-server"),
-  unregisterServer: LuaScript.load("unregister-server"),
-  recordClientUdp: LuaScript.load("record-client-udp"),
-  beginConnect: LuaScript.load("begin-connect"),
-  refreshOwned: LuaScript.load("refresh-owned"),
-  lobby: LuaScript.load("lobby"),
+  recordServerUdp: new RedisScript<ServerUdpOutcome>(
+    "record-server-udp",
+    (raw, fail) => SERVER_UDP_OUTCOMES.find((o) => o === raw) ?? fail(String(raw)),
+  ),
+  registerServer: new RedisScript("register-server", (raw, fail) => {
+    const [udp, created, previousNode, previousConnection, conflict] = reply.array(raw, fail);
+    return {
+      udpPort: reply.port(udp, fail),
+      createdTimeSec: Number(reply.text(created, fail)),
+      previousNode: reply.text(previousNode, fail),
+      previousConnection: reply.text(previousConnection, fail),
+      udpConflict: Number(conflict) === 1,
+    };
+  }),
+  unregisterServer: new RedisScript("unregister-server", (raw) => Number(raw) === 1),
+  recordClientUdp: new RedisScript("record-client-udp", (raw) => Number(raw) === 1),
+  beginConnect: new RedisScript("begin-connect", (raw, fail) => {
+    const [status, port, fields] = reply.array(raw, fail);
+    return {
+      status: reply.text(status, fail),
+      port: status === "not_found" ? null : reply.port(port, fail),
+      fields: status === "not_found" ? [] : (reply.array(fields, fail) as Array<string | null>),
+    };
+  }),
+  cancelWait: new RedisScript("cancel-wait", (raw, fail) => reply.port(raw, fail)),
+  markHandover: new RedisScript("mark-handover", (raw) => Number(raw) === 1),
+  refreshOwned: new RedisScript(
+    "refresh-owned",
+    decodeOwnedOutcomes(["kept", "missing", "superseded"] as const),
+  ),
+  restoreOwned: new RedisScript(
+    "restore-owned",
+    decodeOwnedOutcomes(["restored", "superseded"] as const),
+  ),
+  lobby: new RedisScript("lobby", (raw, fail) =>
+    decodeServerReads(reply.array(raw, fail) as Array<string | null>),
+  ),
 };
 
-/** How many registrations one refresh script carries (keeps each script short). */
-const REFRESH_BATCH = 500;
-const DATA_FIELDS = ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"] as const;
-
-/** Wake-ups for TCP connects waiting on a UDP `connect`, fed by the bus. */
-export class ClientUdpWakeups extends EventEmitter {
-  constructor() {
-    super();
-    this.setMaxListeners(0);
-  }
-
-  wake(ip: string): void {
-    this.emit(ip);
-  }
-}
+/** Registrations one refresh or restore script carries (keeps each script short). */
+const OWNED_BATCH = 500;
 
 export interface RedisRegistryOptions extends StoreTimings {
   nodeId: string;
-  publishCommand: "publish" | "spublish";
 }
 
 export class RedisRegistry implements Registry {
   private readonly keyTtlMs: number;
+  private nextWaiterId = 0;
 
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisRegistryOptions,
-    private readonly wakeups: ClientUdpWakeups,
+    private readonly pubsub: PubSub,
+    private readonly wakeups: StoreWakeups,
   ) {
-    this.keyTtlMs = options.leaseMs * 2;
+    this.keyTtlMs = keyTtlMs(options.leaseMs);
   }
 
-  /** Loads every script into Redis' cache so the first connect costs one round trip, not two. */
+  /** Loads every script into Redis (on each (re)connect), so no connect pays a NOSCRIPT. */
   async preloadScripts(): Promise<void> {
     await Promise.all(Object.values(scripts).map((script) => script.preload(this.client)));
   }
 
-  async recordServerUdp(ip: string, port: number): Promise<void> {
-    await scripts.recordServerUdp.run(
+  recordServerUdp(ip: string, port: number): Promise<ServerUdpOutcome> {
+    return scripts.recordServerUdp.run(
       this.client,
-      [this.keys.server(ip), this.keys.pendingServerUdp(ip)],
-      [port, this.options.serverUdpBindWindowMs],
+      [this.keys.server(ip), this.keys.pendingServerPorts(ip)],
+      [port, this.options.serverUdpBindWindowMs, MAX_PENDING_SERVER_PORTS],
     );
   }
 
   async registerServer(input: RegisterServerInput): Promise<RegisterServerResult> {
-    const data = Array.from({ length: 8 }, (_, i) => input.data[i] ?? "");
-    const reply = (await scripts.registerServer.run(
+    const result = await scripts.registerServer.run(
       this.client,
       [
         this.keys.server(input.ip),
-        this.keys.pendingServerUdp(input.ip),
+        this.keys.pendingServerPorts(input.ip),
         this.keys.serversByDate,
         this.keys.leases,
+        this.keys.serverWaiters(input.ip),
       ],
       [
         input.ip,
         input.version,
-        ...data,
+        ...DATA_FIELD_NAMES.map((_, i) => input.data[i] ?? ""),
         input.ownerNodeId,
         input.ownerConnectionId,
         this.options.leaseMs,
         this.keyTtlMs,
         this.keys.byData1Prefix,
+        this.options.serverUdpBindWindowMs,
+        this.pubsub.publishCommand,
+        this.keys.nodeChannelPrefix,
+        encodeChannelMessage({ type: "server-registered", ip: input.ip }),
       ],
-    )) as [string, string, string, string];
-    const [udp, created, previousNode, previousConnection] = reply;
-    const registration: ServerRegistration = {
-      ip: input.ip,
-      udpPort: udp === "" ? null : Number(udp),
-      version: input.version,
-      data,
-      createdTimeSec: Number(created),
-      ownerNodeId: input.ownerNodeId,
-      ownerConnectionId: input.ownerConnectionId,
-    };
+    );
     const replaced =
-      previousConnection !== "" && previousConnection !== input.ownerConnectionId
-        ? { ownerNodeId: previousNode, ownerConnectionId: previousConnection }
+      result.previousConnection !== "" && result.previousConnection !== input.ownerConnectionId
+        ? { ownerNodeId: result.previousNode, ownerConnectionId: result.previousConnection }
         : null;
-    return { registration, replaced };
+    return {
+      registration: {
+        ip: input.ip,
+        udpPort: result.udpPort,
+        version: input.version,
+        data: [...input.data],
+        createdTimeSec: result.createdTimeSec,
+        ownerNodeId: input.ownerNodeId,
+        ownerConnectionId: input.ownerConnectionId,
+      },
+      replaced,
+      udpConflict: result.udpConflict,
+    };
   }
 
-  async unregisterServer(ip: string, ownerConnectionId: string): Promise<boolean> {
-    const removed = await scripts.unregisterServer.run(
+  unregisterServer(ip: string, ownerConnectionId: string): Promise<boolean> {
+    return scripts.unregisterServer.run(
       this.client,
       [this.keys.server(ip), this.keys.serversByDate, this.keys.leases],
       [ip, ownerConnectionId, this.keys.byData1Prefix],
     );
-    return removed === 1;
   }
 
   async findServer(ip: string): Promise<ServerRegistration | null> {
-    const fields = await this.client.hgetall(this.keys.server(ip));
-    return parseServerHash(ip, fields);
+    const values = await this.client.hmget(this.keys.server(ip), ...SERVER_READ_FIELDS);
+    return decodeServerRead(ip, values);
   }
 
   async recordClientUdp(ip: string, port: number): Promise<void> {
     await scripts.recordClientUdp.run(
       this.client,
-      [this.keys.clientEndpoints(ip), this.keys.clientWaiters(ip)],
+      [this.keys.clientEndpoints(ip), this.keys.waitingConnects(ip)],
       [
         port,
         this.options.clientUdpTtlMs,
         MAX_CLIENT_ENDPOINTS_PER_IP,
-        this.options.publishCommand,
+        this.pubsub.publishCommand,
         this.keys.nodeChannelPrefix,
-        JSON.stringify({ type: "client-udp", ip }),
+        this.keys.handedPortPrefix,
       ],
     );
   }
 
   async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
-    const reply = (await scripts.beginConnect.run(
-      this.client,
-      [
-        this.keys.server(serverIp),
-        this.keys.clientEndpoints(clientIp),
-        this.keys.clientWaiters(clientIp),
-      ],
-      [this.options.clientUdpTtlMs, this.options.nodeId, this.options.clientUdpTtlMs, "1"],
-    )) as [number, string?, string[]?];
-    if (reply[0] === 0) return { server: null, clientUdpPort: null };
-    const server = parseServerHash(serverIp, pairsToRecord(reply[2] ?? []));
-    const port = reply[1] ?? "";
-    return { server, clientUdpPort: port === "" ? null : Number(port) };
-  }
-
-  async awaitClientUdp(clientIp: string, timeoutMs: number): Promise<number | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // Listen before claiming, so a wake-up that races the claim is not missed.
-      let woken = false;
-      let wake: () => void = () => {
-        woken = true;
-      };
-      const onWake = () => wake();
-      this.wakeups.once(clientIp, onWake);
-      try {
-        const port = await this.claimClientEndpoint(clientIp);
-        if (port !== null) return port;
-        const remainingMs = deadline - Date.now();
-        if (remainingMs <= 0) return null;
-        if (!woken) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, remainingMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-        if (Date.now() >= deadline) return this.claimClientEndpoint(clientIp);
-      } finally {
-        this.wakeups.off(clientIp, onWake);
-      }
+    const waiterId = String(++this.nextWaiterId);
+    const waiterEntry = `${this.options.nodeId}|${waiterId}`;
+    // Armed before the step: its wake-up may overtake the step's own reply.
+    const clientLatch = this.wakeups.clientPorts.arm(waiterId);
+    const serverLatch = this.wakeups.servers.arm(serverIp);
+    let result: Awaited<ReturnType<(typeof scripts)["beginConnect"]["run"]>>;
+    try {
+      result = await scripts.beginConnect.run(
+        this.client,
+        [
+          this.keys.server(serverIp),
+          this.keys.clientEndpoints(clientIp),
+          this.keys.waitingConnects(clientIp),
+          this.keys.serverWaiters(serverIp),
+        ],
+        [
+          this.options.clientUdpTtlMs,
+          waiterEntry,
+          this.options.replyGapMs,
+          this.options.serverReplyBacklogMs,
+          this.options.nodeId,
+        ],
+      );
+    } catch (error) {
+      this.wakeups.clientPorts.disarm(clientLatch);
+      this.wakeups.servers.disarm(serverLatch);
+      throw error;
+    }
+    const server = decodeServerRead(serverIp, result.fields);
+    const waiting = result.status === "ready" && result.port === null && server !== null;
+    if (!waiting) this.wakeups.clientPorts.disarm(clientLatch);
+    if (result.status !== "handover" || server === null) this.wakeups.servers.disarm(serverLatch);
+    if (server === null) return { status: "not_found" };
+    switch (result.status) {
+      case "handover":
+        return {
+          status: "handover",
+          server,
+          awaitRegistration: async (timeoutMs) =>
+            (await this.wakeups.servers.wait(serverLatch, timeoutMs)) !== null,
+        };
+      case "server_udp_unknown":
+      case "busy":
+        return { status: result.status, server };
+      case "ready":
+        if (result.port !== null) return { status: "ready", server, clientUdpPort: result.port };
+        return {
+          status: "waiting",
+          server,
+          awaitClientUdp: async (timeoutMs) => {
+            const port = await this.wakeups.clientPorts.wait(clientLatch, timeoutMs);
+            if (port !== null) return port;
+            // Timed out, or the wake-up was lost: leave the queue, and take a port
+            // handed to this waiter meanwhile so no endpoint is lost.
+            return scripts.cancelWait.run(
+              this.client,
+              [this.keys.waitingConnects(clientIp), `${this.keys.handedPortPrefix}${waiterEntry}`],
+              [waiterEntry],
+            );
+          },
+        };
+      default:
+        throw new Error(`begin-connect answered ${result.status}`);
     }
   }
 
-  async queryLobby(query: LobbyQuery): Promise<ServerRegistration[]> {
+  markHandover(ip: string, ownerConnectionId: string): Promise<boolean> {
+    return scripts.markHandover.run(this.client, [this.keys.server(ip)], [ownerConnectionId]);
+  }
+
+  async queryLobby(query: LobbyQuery, bounds: LobbyBounds): Promise<ServerRegistration[]> {
     const byDate = query.sortBy === "date";
-    const reply = (await scripts.lobby.run(
+    const registrations = await scripts.lobby.run(
       this.client,
       [this.keys.serversByDate],
       [
         this.keys.byData1Prefix,
         this.keys.serverPrefix,
+        byDate && query.sortDirection === "ASC" ? "1" : "0",
+        query.limit ?? -1,
+        bounds.scanLimit,
+        bounds.replyMaxBytes ?? -1,
+        LOBBY_ENTRY_OVERHEAD_BYTES,
+        byDate ? 0 : Number(query.sortBy.slice(4)),
         query.sortDirection === "ASC" ? "1" : "0",
-        byDate && query.limit !== null ? query.limit : -1,
-        ...Array.from({ length: 8 }, (_, i) => query.filters[i] ?? ""),
+        ...DATA_FIELD_NAMES.map((_, i) => query.filters[i] ?? ""),
       ],
-    )) as Array<string | null>;
-    const registrations: ServerRegistration[] = [];
-    for (let i = 0; i + 13 < reply.length; i += 14) {
-      const [ip, u, v, d1, d2, d3, d4, d5, d6, d7, d8, c, n, o] = reply.slice(i, i + 14);
-      registrations.push({
-        ip: ip ?? "",
-        udpPort: u ? Number(u) : null,
-        version: v ?? "",
-        data: [d1, d2, d3, d4, d5, d6, d7, d8].map((d) => d ?? ""),
-        createdTimeSec: Number(c ?? 0),
-        ownerNodeId: n ?? "",
-        ownerConnectionId: o ?? "",
-      });
-    }
-    // Same ordering rules as the memory store (the script already pre-ordered by date).
-    return applyLobbyQuery(registrations, query);
+    );
+    // The script already ordered and bounded them; the same rules as the memory store, exactly.
+    registrations.sort(compareForLobby(query));
+    const limited = query.limit === null ? registrations : registrations.slice(0, query.limit);
+    return withinBytes(limited, bounds.replyMaxBytes);
   }
 
   async countServers(): Promise<number> {
     return this.client.zcard(this.keys.serversByDate);
   }
 
-  async refreshOwned(registrations: readonly ServerRegistration[]): Promise<RefreshResult[]> {
+  async refreshOwned(owned: readonly OwnedRef[]): Promise<RefreshResult[]> {
     const results: RefreshResult[] = [];
-    let offset = 0;
-    do {
-      const batch = registrations.slice(offset, offset + REFRESH_BATCH);
-      const args: Array<string | number> = [
-        this.options.leaseMs,
-        this.keyTtlMs,
-        this.keys.byData1Prefix,
-        this.keys.serverPrefix,
-      ];
-      for (const r of batch) {
-        args.push(r.ip, r.ownerConnectionId, r.ownerNodeId, r.udpPort ?? "", r.version);
-        for (let i = 0; i < 8; i++) args.push(r.data[i] ?? "");
-        args.push(r.createdTimeSec);
-      }
-      const reply = (await scripts.refreshOwned.run(
+    for (let offset = 0; offset < owned.length || offset === 0; offset += OWNED_BATCH) {
+      const batch = owned.slice(offset, offset + OWNED_BATCH);
+      const outcomes = await scripts.refreshOwned.run(
         this.client,
         [this.keys.serversByDate, this.keys.leases],
-        args,
-      )) as [RefreshOutcome[], number, string[]];
-      reply[0].forEach((outcome, i) => {
-        const port = reply[2][i] ?? "";
-        results.push({ outcome, udpPort: port === "" ? null : Number(port) });
-      });
-      offset += REFRESH_BATCH;
-    } while (offset < registrations.length);
+        [
+          this.options.leaseMs,
+          this.keyTtlMs,
+          this.keys.byData1Prefix,
+          this.keys.serverPrefix,
+          ...batch.flatMap((ref) => [ref.ip, ref.ownerConnectionId]),
+        ],
+      );
+      for (const { outcome, udpPort } of outcomes)
+        results.push(outcome === "kept" ? { outcome, udpPort } : { outcome });
+    }
+    return results;
+  }
+
+  async restoreOwned(registrations: readonly ServerRegistration[]): Promise<RestoreResult[]> {
+    const results: RestoreResult[] = [];
+    for (let offset = 0; offset < registrations.length; offset += OWNED_BATCH) {
+      const batch = registrations.slice(offset, offset + OWNED_BATCH);
+      const outcomes = await scripts.restoreOwned.run(
+        this.client,
+        [this.keys.serversByDate, this.keys.leases],
+        [
+          this.options.leaseMs,
+          this.keyTtlMs,
+          this.keys.byData1Prefix,
+          this.keys.serverPrefix,
+          ...batch.flatMap((r) => [
+            r.ip,
+            r.ownerConnectionId,
+            r.ownerNodeId,
+            r.udpPort ?? "",
+            r.version,
+            r.createdTimeSec,
+            ...DATA_FIELD_NAMES.map((_, i) => r.data[i] ?? ""),
+          ]),
+        ],
+      );
+      for (const { outcome, udpPort } of outcomes)
+        results.push(outcome === "restored" ? { outcome, udpPort } : { outcome });
+    }
     return results;
   }
 
   async close(): Promise<void> {
-    this.wakeups.removeAllListeners();
+    this.wakeups.clear();
   }
-
-  private async claimClientEndpoint(clientIp: string): Promise<number | null> {
-    const reply = (await scripts.beginConnect.run(
-      this.client,
-      [
-        this.keys.serversByDate,
-        this.keys.clientEndpoints(clientIp),
-        this.keys.clientWaiters(clientIp),
-      ],
-      [this.options.clientUdpTtlMs, this.options.nodeId, this.options.clientUdpTtlMs, "0"],
-    )) as [number, string?];
-    const port = reply[1] ?? "";
-    return port === "" ? null : Number(port);
-  }
-}
-
-function pairsToRecord(pairs: readonly string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < pairs.length; i += 2) record[pairs[i] as string] = pairs[i + 1] as string;
-  return record;
-}
-
-function parseServerHash(ip: string, fields: Record<string, string>): ServerRegistration | null {
-  if (fields.o === undefined) return null;
-  return {
-    ip,
-    udpPort: fields.u ? Number(fields.u) : null,
-    version: fields.v ?? "",
-    data: DATA_FIELDS.map((field) => fields[field] ?? ""),
-    createdTimeSec: Number(fields.c ?? 0),
-    ownerNodeId: fields.n ?? "",
-    ownerConnectionId: fields.o,
-  };
 }

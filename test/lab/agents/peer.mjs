@@ -6,7 +6,7 @@
 //   {op:"udp-close", sock}                         -> {}
 //   {op:"udp-ask", sock, ip, port, data, timeoutMs} -> first reply datagram from ip:port, parsed JSON
 //   {op:"tcp-ask", ip, port, host?, timeoutMs}     -> {localPort, reply(parsed JSON first line)}
-//   {op:"http", url, method?, timeoutMs?}          -> {status, body}
+//   {op:"http", url, method?, token?, timeoutMs?}  -> {status, body}
 //   {op:"tcp-open", conn, ip, port, host?}         -> {localPort}; then events
 //       {ev:"tcp-data", conn, hex} per read and {ev:"tcp-close", conn}
 //   {op:"tcp-write", conn, data}                   -> {} (data: a JSON string, "\u0000" for NUL)
@@ -106,7 +106,8 @@ async function handle(c) {
       const ac = new AbortController();
       const t = setTimeout(() => ac.abort(), c.timeoutMs ?? 3000);
       try {
-        const r = await fetch(c.url, { method: c.method ?? "GET", signal: ac.signal });
+        const headers = c.token ? { authorization: `Bearer ${c.token}` } : {};
+        const r = await fetch(c.url, { method: c.method ?? "GET", headers, signal: ac.signal });
         return { status: r.status, body: await r.text() };
       } finally {
         clearTimeout(t);

@@ -1,29 +1,31 @@
--- A TCP `connect` in one round trip: read the server and claim the client's
--- oldest live UDP endpoint; with none yet, note this node as waiting so the
--- UDP `connect` wakes it (no polling).
--- KEYS: 1 server hash (unused when ARGV[4] is '0'), 2 client endpoint list, 3 waiting nodes set
--- ARGV: 1 client ttl ms, 2 node id, 3 waiting ttl ms, 4 '1' to read the server
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local server = {}
-if ARGV[4] == '1' then
-  server = redis.call('HGETALL', KEYS[1])
-  if #server == 0 then return { 0 } end
-  local udp = redis.call('HGET', KEYS[1], 'u')
-  if udp == '' then return { 1, '', server } end
+-- A TCP `connect` in one round trip: read the server; unless it is being
+-- handed over (then this node waits for its next registration) or has no UDP
+-- port, book its -1 on its owner's modelled pacer (refused past the backlog)
+-- and claim the client's newest live UDP endpoint (the one its game sent just
+-- before this connect); with none yet, queue this connect as a waiter that
+-- the client's UDP `connect` will be handed to.
+-- KEYS: 1 server hash, 2 client endpoint list, 3 waiting connects list, 4 server waiters set
+-- ARGV: 1 client ttl ms, 2 waiter entry "node|id", 3 reply gap ms, 4 backlog ms, 5 node id
+local now = now_ms()
+local server = redis.call('HMGET', KEYS[1], unpack(READ))
+if not server[READ_AT[F.ownerConnectionId]] then return { 'not_found' } end
+local state = redis.call('HMGET', KEYS[1], F.handingOver, F.replyClockMs)
+if state[1] == '1' then
+  redis.call('SADD', KEYS[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], ARGV[1])
+  return { 'handover', '', server }
 end
-local port = ''
+if (server[READ_AT[F.udpPort]] or '') == '' then return { 'server_udp_unknown', '', server } end
+local send_at = math.max(now, tonumber(state[2] or 0) + tonumber(ARGV[3]))
+if send_at - now > tonumber(ARGV[4]) then return { 'busy', '', server } end
+redis.call('HSET', KEYS[1], F.replyClockMs, send_at)
+local ttl = tonumber(ARGV[1])
 while true do
-  local entry = redis.call('LPOP', KEYS[2])
+  local entry = redis.call('RPOP', KEYS[2])
   if not entry then break end
-  local p, at = string.match(entry, '^(%d+):(%d+)$')
-  if p and now - tonumber(at) <= tonumber(ARGV[1]) then
-    port = p
-    break
-  end
+  local port, at = string.match(entry, '^(%d+):(%d+)$')
+  if port and now - tonumber(at) <= ttl then return { 'ready', port, server } end
 end
-if port == '' then
-  redis.call('SADD', KEYS[3], ARGV[2])
-  redis.call('PEXPIRE', KEYS[3], ARGV[3])
-end
-return { 1, port, server }
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ttl)
+return { 'ready', '', server }

@@ -1,15 +1,20 @@
--- A game server's UDP `reg`: bind it to a registration that overtook it,
--- else keep it as a candidate for the TCP registration that follows.
--- KEYS: 1 server hash, 2 pending UDP key
--- ARGV: 1 port, 2 bind window ms
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
--- 'f' = '1' once the port came from this registration's own UDP `reg`; a
--- port carried over from the previous registration may still be replaced.
-local current = redis.call('HMGET', KEYS[1], 'f', 'r')
-if current[2] and current[1] ~= '1' and now - tonumber(current[2]) <= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'u', ARGV[1], 'f', '1')
-  return 1
+-- A game server's UDP `reg`: bind it to a registration that overtook it, else
+-- remember it (with up to a few other ports from that IP within the window)
+-- for the registration that follows. Another live port is a conflict.
+-- KEYS: 1 server hash, 2 pending ports (zset port -> ms)
+-- ARGV: 1 port, 2 bind window ms, 3 most ports remembered
+local now = now_ms()
+local window = tonumber(ARGV[2])
+local current = redis.call('HMGET', KEYS[1], F.udpConfirmed, F.registeredAtMs)
+if current[2] and current[1] ~= '1' and now - tonumber(current[2]) <= window then
+  redis.call('HSET', KEYS[1], F.udpPort, ARGV[1], F.udpConfirmed, '1')
+  return 'bound'
 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return 0
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window - 1)
+local others = redis.call('ZCOUNT', KEYS[2], now - window, '+inf')
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then others = others - 1 end
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
+redis.call('PEXPIRE', KEYS[2], window)
+if others > 0 then return 'conflict' end
+return 'pending'

@@ -2,7 +2,7 @@
 -- still owns it, so a stale close never removes a newer registration.
 -- KEYS: 1 server hash, 2 by-date index, 3 lease index
 -- ARGV: 1 ip, 2 owner connection, 3 data1 index key prefix
-local current = redis.call('HMGET', KEYS[1], 'o', 'd1')
+local current = redis.call('HMGET', KEYS[1], F.ownerConnectionId, DATA[1])
 if current[1] ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -1,0 +1,167 @@
+// One client's TCP `connect`, from the request to both `-1`s (or the client's
+// `-2`): find the server, book its reply, claim the client's UDP endpoint
+// (waiting for it, or for the server's hand-over, a bounded time), tell the
+// server wherever its socket is held, then the client. Every path answers:
+// the GML client never times out waiting for the master.
+import type { Logger } from "pino";
+import type { BadInputLog } from "../bad-input.js";
+import type { ConnectLookup, NodeDirectory, NodeMessage, Registry } from "../cluster/types.js";
+import type { IpFormatter } from "../logging.js";
+import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
+import { encodePeerFound, encodeServerNotFound, normalizeIp } from "../protocol/index.js";
+import type { GameConnection } from "../transport/types.js";
+import type { ThrottledLog } from "../util/log-throttle.js";
+import type { Admission } from "./admission.js";
+import type { OwnedServers } from "./owned-servers.js";
+import type { RepeatedConnects } from "./repeated-connects.js";
+
+export interface ConnectDependencies {
+  nodeId: string;
+  clientUdpWaitMs: number;
+  /** How long a connect waits for a handed-over server to register again. */
+  handoverWaitMs: number;
+  registry: Registry;
+  nodes: NodeDirectory;
+  owned: OwnedServers;
+  admission: Admission;
+  repeats: RepeatedConnects;
+  metrics: MasterMetrics;
+  badInput: BadInputLog;
+  logger: Logger;
+  formatIp: IpFormatter;
+  /** Failures are what operators look for: one info line per outcome a second at most. */
+  log: ThrottledLog;
+  /** Sends a message to another node; false when nobody received it. */
+  sendToNode: (nodeId: string, message: NodeMessage) => Promise<boolean>;
+}
+
+export class ConnectAttempt {
+  private readonly startedAt = process.hrtime.bigint();
+  private readonly clientIp: string;
+  private context: Record<string, string> = {};
+
+  constructor(
+    private readonly deps: ConnectDependencies,
+    private readonly connection: GameConnection,
+  ) {
+    this.clientIp = connection.remoteIp;
+  }
+
+  async run(serverIpText: string): Promise<void> {
+    const { deps } = this;
+    const serverIp = normalizeIp(serverIpText);
+    if (serverIp === null) {
+      deps.badInput.report("bad_server_ip", "connect names no IP address", {
+        server: serverIpText.slice(0, 64),
+      });
+      return this.answerNotFound("not_found");
+    }
+    this.context = { server: deps.formatIp(serverIp), client: deps.formatIp(this.clientIp) };
+    if (!deps.admission.allowConnect(this.clientIp)) {
+      deps.badInput.report("connect_rate_limited", "connect answered -2: source over its rate", {
+        client: this.context.client,
+      });
+      return this.answerNotFound("rate_limited");
+    }
+    if (deps.repeats.note(this.clientIp, serverIp)) {
+      deps.metrics.connectRepeats.inc();
+      deps.log.info(
+        this.context,
+        "repeated connect for the same server: the previous punch likely failed",
+      );
+    }
+    let lookup: ConnectLookup;
+    let clientUdpPort: number | null;
+    try {
+      lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
+      if (lookup.status === "handover") {
+        // Its socket was reset so the game re-registers on another node: wait for that.
+        const registered = await lookup.awaitRegistration(deps.handoverWaitMs);
+        if (!registered) return this.answerNotFound("handover_timeout");
+        lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
+      }
+      clientUdpPort =
+        lookup.status === "ready"
+          ? lookup.clientUdpPort
+          : lookup.status === "waiting"
+            ? await lookup.awaitClientUdp(deps.clientUdpWaitMs)
+            : null;
+    } catch (error) {
+      this.context.err = String((error as Error).message);
+      return this.answerNotFound("store_error");
+    }
+    switch (lookup.status) {
+      case "not_found":
+        return this.answerNotFound("not_found");
+      case "server_udp_unknown":
+        return this.answerNotFound("server_udp_unknown");
+      case "busy":
+        return this.answerNotFound("server_busy");
+      case "handover":
+        return this.answerNotFound("handover_timeout");
+      default:
+        break;
+    }
+    if (clientUdpPort === null) return this.answerNotFound("no_udp_endpoint");
+    const server = lookup.server;
+    const serverUdpPort = server.udpPort as number;
+    const delivery = await this.tellServer(
+      server.ownerNodeId,
+      server.ownerConnectionId,
+      serverIp,
+      clientUdpPort,
+    );
+    if (delivery !== "found") {
+      if (delivery === "owner_gone") {
+        // Nobody holds that socket any more: the entry is stale. Remove exactly it.
+        await deps.owned.unregister(serverIp, server.ownerConnectionId);
+      }
+      this.context.owner = server.ownerNodeId;
+      return this.answerNotFound(delivery);
+    }
+    this.connection.send(encodePeerFound(server.ip, serverUdpPort));
+    const seconds = Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+    const route = server.ownerNodeId === deps.nodeId ? "local" : "remote";
+    deps.metrics.mediationSeconds.observe({ route }, seconds);
+    deps.metrics.connectOutcomes.inc({ outcome: "found" });
+    // Per connect: debug (the counts are in metrics; info would be a line per connect).
+    deps.logger.debug(
+      { ...this.context, serverUdpPort, clientUdpPort, route, ms: Math.round(seconds * 1e4) / 10 },
+      "connect mediated",
+    );
+  }
+
+  /** Hands the server its `-1` on whichever node holds its socket. */
+  private async tellServer(
+    ownerNodeId: string,
+    ownerConnectionId: string,
+    serverIp: string,
+    clientUdpPort: number,
+  ): Promise<ConnectOutcome> {
+    const { deps } = this;
+    if (ownerNodeId === deps.nodeId) {
+      const socket = deps.owned.connection(ownerConnectionId);
+      if (socket === null || socket.closed) return "owner_gone";
+      return socket.send(encodePeerFound(this.clientIp, clientUdpPort)) ? "found" : "server_busy";
+    }
+    const delivered = await deps.sendToNode(ownerNodeId, {
+      type: "peer-found",
+      serverIp,
+      ownerConnectionId,
+      clientIp: this.clientIp,
+      clientUdpPort,
+    });
+    if (delivered) return "found";
+    // A node that still heartbeats may only be reconnecting its subscriber: never
+    // delete live state on one missed delivery; its lease prunes it if it is dead.
+    const ownerAlive = await deps.nodes.isAlive(ownerNodeId).catch(() => true);
+    return ownerAlive ? "owner_unreachable" : "owner_gone";
+  }
+
+  /** Answers `-2` (the client then tries a direct connect) and counts why. */
+  private answerNotFound(outcome: ConnectOutcome): void {
+    this.deps.metrics.connectOutcomes.inc({ outcome });
+    this.deps.log.info({ ...this.context, outcome }, "connect answered -2", `-2:${outcome}`);
+    this.connection.send(encodeServerNotFound());
+  }
+}

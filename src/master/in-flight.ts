@@ -1,0 +1,35 @@
+// Commands being processed, so a drain can wait for them; an error that
+// escapes a command is logged with its stack (never a crash).
+import type { Logger } from "pino";
+
+export class InFlight {
+  private count = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  track(work: Promise<unknown>): Promise<void> {
+    this.count++;
+    return work
+      .then(() => undefined)
+      .catch((error: unknown) => this.logger.error({ err: error }, "unexpected error in command"))
+      .finally(() => {
+        this.count--;
+        if (this.count === 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      });
+  }
+
+  /** Resolves when nothing is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
