@@ -42,8 +42,13 @@ export class FloorProcess {
     const script = compileFloor();
     const port = await freePort();
     const nodeArgs = [...BENCH_NODE_FLAGS];
+    // Named, so it is told apart from the real node's CPU.<date>.<pid>... profile.
     if (options.cpuProfileDir)
-      nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`);
+      nodeArgs.push(
+        "--cpu-prof",
+        `--cpu-prof-dir=${options.cpuProfileDir}`,
+        "--cpu-prof-name=floor-master.cpuprofile",
+      );
     const child = spawn(
       "bash",
       raisedFdLimitCommand(options.fdLimit, [
