@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { runFloor } from "./scenarios/floor.js";
 import { runFuzzScenario } from "./scenarios/fuzz.js";
 import { runMemoryScenario } from "./scenarios/memory.js";
 import { runCompare, runRamp, runRedisCost } from "./scenarios/throughput.js";
@@ -26,6 +27,9 @@ const { values } = parseArgs({
     "cpu-prof": { type: "boolean", default: false },
     "p99-limit-ms": { type: "string", default: "5" },
     steps: { type: "string", default: "" },
+    rates: { type: "string", default: "" },
+    rounds: { type: "string", default: "2" },
+    "rss-sockets": { type: "string", default: "8000" },
     counts: { type: "string", default: "10000,50000,100000" },
     inputs: { type: "string", default: "1000000" },
     sockets: { type: "string", default: "10000" },
@@ -47,6 +51,12 @@ export interface CommonOptions {
   cpuProfileDir: string | null;
   p99LimitMs: number;
   steps: number[];
+  /** floor: the fixed rates (--rate when empty). */
+  rates: number[];
+  /** floor: segments per contender and rate, alternated F R R F ... */
+  rounds: number;
+  /** floor: kept server sockets for the RSS reading (0 = skip it). */
+  rssSockets: number;
   counts: number[];
   inputs: number;
   sockets: number;
@@ -74,6 +84,9 @@ const options: CommonOptions = {
   cpuProfileDir: values["cpu-prof"] ? `${RESULTS_DIR}profiles/${scenario}-${stamp}` : null,
   p99LimitMs: Number(values["p99-limit-ms"]),
   steps: numbers(values.steps as string),
+  rates: numbers(values.rates as string),
+  rounds: Number(values.rounds),
+  rssSockets: Number(values["rss-sockets"]),
   counts: numbers(values.counts as string),
   inputs: Number(values.inputs),
   sockets: Number(values.sockets),
@@ -96,6 +109,7 @@ async function main(): Promise<number> {
     () => Promise<{ summary: string; result: unknown; ok: boolean }>
   > = {
     compare: () => runCompare(options),
+    floor: () => runFloor(options),
     ramp: () => runRamp(options),
     rediscost: () => runRedisCost(options),
     memory: () => runMemoryScenario(options),

@@ -1,7 +1,7 @@
 // Source addresses in 127.0.0.0/8 (all local on Linux): each simulated game
 // server and client gets its own "public IP", since the master keys servers
 // and client UDP endpoints by IP. Ranges are disjoint per role.
-export type IpRole = "server" | "client" | "lobby" | "fuzz" | "idle";
+export type IpRole = "server" | "client" | "lobby" | "fuzz" | "idle" | "probe";
 
 const SECOND_OCTET: Record<IpRole, number> = {
   server: 20, // 127.20-59.x.y: up to 40 × 64516 servers
@@ -9,6 +9,7 @@ const SECOND_OCTET: Record<IpRole, number> = {
   lobby: 150,
   fuzz: 160, // 127.160-199.x.y
   idle: 210,
+  probe: 240, // confirming registrations on a master without an admin API
 };
 
 /** The n-th address of a role; x.y never 0 or 255 (1..254 each: 64516 per second octet). */

@@ -236,6 +236,8 @@ export interface RunOptions {
   connectTimeoutMs?: number;
   /** Stop starting new connects after this many (smoke tests); 0 = no cap. */
   maxConnects?: number;
+  /** Keep the latency histograms of the previous runs: the summaries then cover all of them. */
+  keepLatencies?: boolean;
   onSecond?: (second: number, stats: LoadStats) => void;
 }
 
@@ -460,8 +462,9 @@ export class ServerFleet {
   /** One open-loop run: starts connects at the set rate, then waits for the stragglers. */
   async run(options: RunOptions): Promise<RunResult> {
     this.stats = emptyStats();
-    for (const h of [this.clientLatency, this.serverLatency, this.handshake, this.lobbyLatency])
-      h.reset();
+    if (!options.keepLatencies)
+      for (const h of [this.clientLatency, this.serverLatency, this.handshake, this.lobbyLatency])
+        h.reset();
     const timeoutMs = options.connectTimeoutMs ?? 5_000;
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();

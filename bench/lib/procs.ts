@@ -11,6 +11,17 @@ import { Redis } from "ioredis";
 export const LOOPBACK = "127.0.0.1";
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 export const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
+/** V8 flags of every benchmarked Node process (the floor gets the same as the real node). */
+export const BENCH_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=16"];
+
+/** bash raises the fd limit as far as the hard limit allows, then execs argv[0] with the rest. */
+export function raisedFdLimitCommand(fdLimit: number, argv: readonly string[]): string[] {
+  return [
+    "-c",
+    `{ ulimit -n ${fdLimit} 2>/dev/null || ulimit -n $(ulimit -Hn); } && exec "$0" "$@"`,
+    ...argv,
+  ];
+}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -178,7 +189,7 @@ export class BenchNode {
     const o = this.options;
     mkdirSync(`${RESULTS_DIR}logs`, { recursive: true });
     const logFd = openSync(`${RESULTS_DIR}logs/${o.nodeId}.log`, "a");
-    const nodeArgs = ["--max-semi-space-size=16"];
+    const nodeArgs = [...BENCH_NODE_FLAGS];
     if (o.cpuProfileDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfileDir}`);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -196,16 +207,9 @@ export class BenchNode {
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl, GMNET_KEY_PREFIX: o.keyPrefix ?? "bench" } : {}),
       ...o.extraEnv,
     };
-    // bash raises the fd limit as far as the hard limit allows, then execs node.
     const child = spawn(
       "bash",
-      [
-        "-c",
-        `{ ulimit -n ${o.fdLimit ?? 65536} 2>/dev/null || ulimit -n $(ulimit -Hn); } && exec "$0" "$@"`,
-        process.execPath,
-        ...nodeArgs,
-        CLI,
-      ],
+      raisedFdLimitCommand(o.fdLimit ?? 65536, [process.execPath, ...nodeArgs, CLI]),
       { env, stdio: ["ignore", logFd, logFd] },
     );
     closeSync(logFd);

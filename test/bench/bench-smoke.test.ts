@@ -1,9 +1,19 @@
 // A few-seconds version of the load generator and the fuzzer (bench/): proves
 // every reply is right and the node stays up and serving, not how fast it is.
 import { afterEach, describe, expect, it } from "vitest";
+import { confirmRegisteredByProbe } from "../../bench/floor/confirm.js";
+import { startFloorMaster } from "../../bench/floor/floor-master.js";
 import { runFuzz } from "../../bench/lib/fuzz.js";
 import { ServerFleet, wrongReplies } from "../../bench/lib/load.js";
-import { Resources, type TestMaster, waitFor } from "../helpers/master.js";
+import { RawTcp, RawUdp, Resources, type TestMaster, waitFor } from "../helpers/master.js";
+import {
+  NOT_FOUND,
+  peerReply,
+  tcpConnect,
+  tcpReg2,
+  UDP_CONNECT,
+  UDP_REG,
+} from "../helpers/wire.js";
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -80,4 +90,89 @@ describe("bench smoke", () => {
     expect(run.stats.completed).toBe(50);
     expect(run.stats.lobbyOk).toBe(run.stats.lobbyRequests);
   }, 60_000);
+});
+
+/** GameMaker's 12-byte UDP header, by hand: DE C0 AD DE, u32LE 12, u32LE payload length. */
+function withHeader(payload: Buffer): Buffer {
+  const header = Buffer.from([0xde, 0xc0, 0xad, 0xde, 12, 0, 0, 0, 0, 0, 0, 0]);
+  header.writeUInt32LE(payload.length, 8);
+  return Buffer.concat([header, payload]);
+}
+
+describe("bench floor master", () => {
+  it("mediates with the exact -1 bytes on both sides, waits for a late UDP connect, -2 when unknown", async () => {
+    const floor = res.add(await startFloorMaster({ host: "127.0.0.1", port: 0 }), (f) => f.close());
+    const target = { host: floor.host, port: floor.port };
+    const serverUdp = res.add(await RawUdp.bind("127.0.0.2"), (u) => u.close());
+    await serverUdp.send(withHeader(UDP_REG), floor.port);
+    const server = res.add(await RawTcp.connect(floor.port, "127.0.0.2"), (t) => t.close());
+    server.send(tcpReg2("1.2.4", ["floor-smoke"]));
+    server.send(Buffer.from("ping\n\0"));
+
+    // Registered (a probe from 127.240.0.1 got the server's endpoint); the server was told.
+    await confirmRegisteredByProbe(target, [{ ip: "127.0.0.2", udpPort: serverUdp.port }]);
+    const probeBytes = server.received.length;
+    expect(probeBytes).toBeGreaterThan(0);
+    expect(server.received[0]).toBe(0xff);
+
+    // A bare (header-less) UDP connect first, then TCP: the usual order.
+    const clientUdp = res.add(await RawUdp.bind("127.0.0.3"), (u) => u.close());
+    await clientUdp.send(UDP_CONNECT, floor.port);
+    const client = res.add(await RawTcp.connect(floor.port, "127.0.0.3"), (t) => t.close());
+    client.send(tcpConnect("127.0.0.2"));
+    const toClient = peerReply("127.0.0.2", serverUdp.port);
+    const toServer = peerReply("127.0.0.3", clientUdp.port);
+    expect(await client.waitForBytes(toClient.length)).toEqual(toClient);
+    expect((await server.waitForBytes(probeBytes + toServer.length)).subarray(probeBytes)).toEqual(
+      toServer,
+    );
+
+    // TCP first; the UDP connect (with header) only once the floor is waiting for it.
+    const lateUdp = res.add(await RawUdp.bind("127.0.0.4"), (u) => u.close());
+    const late = res.add(await RawTcp.connect(floor.port, "127.0.0.4"), (t) => t.close());
+    late.send(tcpConnect("127.0.0.2"));
+    await waitFor(() => floor.waitingConnects() === 1, 5_000, "the connect to wait for its UDP");
+    expect(late.received.length).toBe(0);
+    await lateUdp.send(withHeader(UDP_CONNECT), floor.port);
+    const toLate = peerReply("127.0.0.2", serverUdp.port);
+    const toServerLate = peerReply("127.0.0.4", lateUdp.port);
+    expect(await late.waitForBytes(toLate.length)).toEqual(toLate);
+    const before = probeBytes + toServer.length;
+    expect((await server.waitForBytes(before + toServerLate.length)).subarray(before)).toEqual(
+      toServerLate,
+    );
+
+    // An unknown server: exactly FE, at once (no UDP wait for a server that is not there).
+    const strayUdp = res.add(await RawUdp.bind("127.0.0.5"), (u) => u.close());
+    await strayUdp.send(UDP_CONNECT, floor.port);
+    const stray = res.add(await RawTcp.connect(floor.port, "127.0.0.5"), (t) => t.close());
+    stray.send(tcpConnect("127.0.0.77"));
+    expect(await stray.waitForBytes(1)).toEqual(NOT_FOUND);
+    expect(floor.waitingConnects()).toBe(0);
+  }, 20_000);
+
+  it("the load generator's 200 connects against the floor all get the right -1 on both sides", async () => {
+    const floor = res.add(await startFloorMaster({ host: "127.0.0.1", port: 0 }), (f) => f.close());
+    const target = { host: floor.host, port: floor.port };
+    const fleet = res.add(
+      new ServerFleet({ nodes: [target], servers: 20, tag: "smoke-floor" }),
+      (f) => f.close(),
+    );
+    await fleet.start();
+    await fleet.prepareClients(64);
+    await confirmRegisteredByProbe(target, fleet.servers);
+    const run = await fleet.run({
+      connectsPerSec: 200,
+      seconds: 5,
+      maxConnects: 200,
+      crossNode: false,
+      lobbyPerSec: 4, // answered with an empty list
+      connectTimeoutMs: 8_000,
+    });
+    expect(wrongReplies(run.stats)).toBe(0);
+    expect(run.stats.clientFound).toBe(200);
+    expect(run.stats.completed).toBe(200);
+    expect(run.serverLatency.count).toBe(200);
+    expect(run.stats.lobbyOk).toBe(run.stats.lobbyRequests);
+  }, 30_000);
 });
