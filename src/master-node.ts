@@ -9,6 +9,7 @@ import type { StoreTimings } from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
 import type { MasterConfig } from "./config/index.js";
 import { adminExposure, buildHttpServer, type Readiness } from "./http/http-server.js";
+import { createNodeStatus, type NodeStatus } from "./http/status/node-status-source.js";
 import { ipFormatter } from "./logging.js";
 import { Mediator } from "./master/mediator.js";
 import { MasterMetrics } from "./metrics.js";
@@ -46,6 +47,7 @@ export class MasterNode {
     readonly http: FastifyInstance | null,
     readonly metrics: MasterMetrics,
     private readonly logger: Logger,
+    private readonly status: NodeStatus | null,
   ) {}
 
   static async start(
@@ -101,6 +103,19 @@ export class MasterNode {
     );
     let node: MasterNode | null = null;
     let http: FastifyInstance | null;
+    const readiness = () => node?.readiness() ?? { ready: false, checks: { started: false } };
+    // The status page charts this node's counters: sampled only when there is a page.
+    const status =
+      config.httpPort === 0
+        ? null
+        : createNodeStatus({
+            config,
+            backend,
+            metrics,
+            version: MASTER_VERSION,
+            readiness,
+            sourceAddressCollapsed: () => listener.sourceMonitor.isCollapsed,
+          });
     try {
       http =
         config.httpPort === 0
@@ -112,13 +127,15 @@ export class MasterNode {
               logger,
               adminToken: config.adminToken,
               nodeId: config.nodeId,
-              readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
+              readiness,
+              status: status?.source,
             });
     } catch (error) {
+      status?.close();
       await backend.close();
       throw error;
     }
-    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger);
+    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger, status);
     try {
       await listener.listen();
       if (http) await http.listen({ host: config.httpHost, port: config.httpPort });
@@ -240,6 +257,7 @@ export class MasterNode {
     if (this.closed) return;
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.status?.close();
     await this.listener.close();
     await this.backend.nodes.leave(this.config.nodeId).catch(() => undefined);
     await this.http?.close();
