@@ -120,7 +120,7 @@ export async function buildStatusSnapshot(
     source.queryLobby(lobbyQuery),
   ]);
   const nodeViews = nodes
-    .map((info) => nodeView(info, identity.nodeId, readiness.checks))
+    .map((info) => nodeView(info, identity.nodeId, readiness))
     .sort((a, b) => a.nodeId.localeCompare(b.nodeId));
   const view = (server: ServerRegistration): ServerView => ({
     key: keyOf(server.ip),
@@ -155,7 +155,11 @@ export async function buildStatusSnapshot(
   };
 }
 
-function nodeView(info: NodeStatusInfo, selfId: string, checks: Record<string, boolean>): NodeView {
+function nodeView(
+  info: NodeStatusInfo,
+  selfId: string,
+  readiness: ReturnType<StatusSource["readiness"]>,
+): NodeView {
   const self = info.nodeId === selfId;
   const view: NodeView = {
     nodeId: info.nodeId,
@@ -171,6 +175,8 @@ function nodeView(info: NodeStatusInfo, selfId: string, checks: Record<string, b
   if (info.storeUp !== undefined) view.storeUp = info.storeUp;
   // The answering node knows its own state now, fresher than its last heartbeat.
   if (self) {
+    const { checks } = readiness;
+    view.ready = readiness.ready;
     if (checks.store !== undefined) view.storeUp = checks.store;
     if (checks.notDraining !== undefined) view.draining = !checks.notDraining;
   }

@@ -7,8 +7,9 @@ const API = "admin/status";
 const TOKEN_KEY = "gmnet-master.admin-token";
 const DATA_FIELDS = 8;
 const SVG_NS = "http://www.w3.org/2000/svg";
-/** What the charts span, as the node keeps it (5 minutes by the second). */
+/** The charts span the node's history (5 minutes by the second) but at least a minute. */
 const WINDOW_MS = 5 * 60_000;
+const MIN_SPAN_MS = 60_000;
 /** The cards' "now": a short average, so one quiet second does not read as zero. */
 const RECENT_MS = 10_000;
 
@@ -76,6 +77,12 @@ function duration(ms) {
   const h = Math.floor(min / 60);
   if (h < 48) return `${h} h ${min % 60} min`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** An axis label: seconds up to two minutes, then minutes to the half. */
+function spanLabel(ms) {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.round(s / 30) / 2} min`;
 }
 
 function clock(ms) {
@@ -277,11 +284,7 @@ function renderNodes({ nodes, generatedAtMs }) {
         node.nodeId,
         node.self ? el("span", { className: "self-tag" }, "this node") : null,
       ),
-      el(
-        "td",
-        { title: clock(node.startedAtMs) },
-        `${duration(generatedAtMs - node.startedAtMs)} ago`,
-      ),
+      el("td", { title: clock(node.startedAtMs) }, duration(generatedAtMs - node.startedAtMs)),
       el("td", { className: "num" }, count(node.servers)),
       el("td", {}, yesNo(node.ready)),
       el("td", {}, draining),
@@ -346,13 +349,15 @@ function drawChart(figure, mediation, family, colors) {
     const ib = order.indexOf(b);
     return (ia < 0 ? order.length : ia) - (ib < 0 ? order.length : ib) || a.localeCompare(b);
   });
+  // A young node's few seconds are not squeezed into the right edge of five minutes.
   const endMs = times.at(-1) ?? 0;
-  const startMs = endMs - WINDOW_MS;
+  const spanMs = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, endMs - (times[0] ?? endMs)));
+  const startMs = endMs - spanMs;
   let peak = 0;
   for (const label of labels) for (const v of series[label]) peak = Math.max(peak, v);
   const top = niceMax(peak);
   // A 1000 x 100 canvas stretched to the box; strokes keep their width (non-scaling-stroke).
-  const x = (t) => ((t - startMs) / WINDOW_MS) * 1000;
+  const x = (t) => ((t - startMs) / spanMs) * 1000;
   const y = (v) => 100 - (v / top) * 100;
 
   const plot = svg("svg", { viewBox: "0 0 1000 100", preserveAspectRatio: "none", role: "img" });
@@ -385,8 +390,8 @@ function drawChart(figure, mediation, family, colors) {
   const axis = el(
     "div",
     { className: "x-axis" },
-    el("span", {}, "−5 min"),
-    el("span", {}, "−2.5 min"),
+    el("span", {}, `−${spanLabel(spanMs)}`),
+    el("span", {}, `−${spanLabel(spanMs / 2)}`),
     el("span", {}, "now"),
   );
   const legend = el("ul", { className: "legend" });
