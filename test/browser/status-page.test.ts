@@ -137,8 +137,10 @@ describe.skipIf(missing !== null)("status page in headless Chromium", () => {
     await expect.poll(() => found.textContent(), { timeout: 10_000 }).toContain("8 total");
     expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThan(points);
     expect(await chart.locator('path[data-series="found"]').getAttribute("d")).not.toBe(path);
-    expect(await text(page, "#chart-lobby")).toContain("ok");
-    expect(await text(page, "#chart-bad-input")).toMatch(/unknown|invalid|bad/i);
+    expect(await text(page, '#chart-lobby li[data-series="ok"]')).toContain("3 total");
+    expect(await text(page, '#chart-bad-input li[data-series="unknown_command"]')).toContain(
+      "1 total",
+    );
 
     // The lobby as a game sees it: all six, then the filter on data1.
     await expect.poll(() => page.locator("#lobby-table tbody tr").count()).toBe(6);

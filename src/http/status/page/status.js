@@ -79,10 +79,12 @@ function duration(ms) {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
-/** An axis label: seconds up to two minutes, then minutes to the half. */
-function spanLabel(ms) {
-  const s = Math.round(ms / 1000);
-  return s < 120 ? `${s} s` : `${Math.round(s / 30) / 2} min`;
+/** The time axis' two labels (the span and its half), in one unit: seconds below two minutes. */
+function axisLabels(spanMs) {
+  const s = spanMs / 1000;
+  if (s < 120) return [`−${Math.round(s)} s`, `−${Math.round(s / 2)} s`];
+  const minutes = (value) => `−${Math.round(value / 6) / 10} min`;
+  return [minutes(s), minutes(s / 2)];
 }
 
 function clock(ms) {
@@ -357,8 +359,9 @@ function drawChart(figure, mediation, family, colors) {
   for (const label of labels) for (const v of series[label]) peak = Math.max(peak, v);
   const top = niceMax(peak);
   // A 1000 x 100 canvas stretched to the box; strokes keep their width (non-scaling-stroke).
+  // The top 8 units stay free, so a line at the maximum is not cut by the edge.
   const x = (t) => ((t - startMs) / spanMs) * 1000;
-  const y = (v) => 100 - (v / top) * 100;
+  const y = (v) => 100 - (v / top) * 92;
 
   const plot = svg("svg", { viewBox: "0 0 1000 100", preserveAspectRatio: "none", role: "img" });
   for (const fraction of [0.5, 1]) {
@@ -381,19 +384,19 @@ function drawChart(figure, mediation, family, colors) {
     path.append(title);
     plot.append(path);
   }
-  const box = el(
-    "div",
-    { className: "plot" },
-    plot,
-    el("span", { className: "y-max" }, `${rate(top)}/s`),
-  );
+  const box = el("div", { className: "plot" }, plot);
+  const [spanText, halfText] = axisLabels(spanMs);
   const axis = el(
     "div",
     { className: "x-axis" },
-    el("span", {}, `−${spanLabel(spanMs)}`),
-    el("span", {}, `−${spanLabel(spanMs / 2)}`),
+    el("span", {}, spanText),
+    el("span", {}, halfText),
     el("span", {}, "now"),
   );
+  const caption = figure.querySelector("figcaption");
+  const scale =
+    caption.querySelector(".scale") ?? caption.appendChild(el("span", { className: "scale" }));
+  scale.textContent = `top line ${rate(top)}/s`;
   const legend = el("ul", { className: "legend" });
   for (const label of labels) {
     const swatch = el("span", { className: "swatch" });
@@ -414,7 +417,7 @@ function drawChart(figure, mediation, family, colors) {
   }
   if (labels.length === 0) legend.append(el("li", { className: "muted" }, "nothing yet"));
   figure.setAttribute("data-points", String(times.length));
-  figure.replaceChildren(figure.querySelector("figcaption"), box, axis, legend);
+  figure.replaceChildren(caption, box, axis, legend);
 }
 
 // ---- lobby and one server ----
