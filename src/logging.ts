@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import pino, { type Logger } from "pino";
 import type { LogIpMode } from "./config/index.js";
+import { networkOf, normalizeIp } from "./protocol/ip.js";
 
 export type { Logger } from "pino";
 
@@ -25,10 +26,7 @@ export function ipFormatter(mode: LogIpMode): IpFormatter {
     case "hash":
       return (ip) => `ip-${createHash("sha256").update(ip).digest("hex").slice(0, 12)}`;
     case "truncate":
-      return (ip) => {
-        if (isIP(ip) === 4) return `${ip.split(".").slice(0, 3).join(".")}.0/24`;
-        return `${ip.split(":").slice(0, 3).join(":")}::/48`;
-      };
+      return (ip) => (isIP(ip) === 0 ? ip : networkOf(normalizeIp(ip) ?? ip, 24, 48));
     default: {
       const unreachable: never = mode;
       return unreachable;

@@ -16,6 +16,7 @@ import {
 import type { ClusterBackend } from "./cluster/types.js";
 import type { MasterConfig } from "./config/index.js";
 import { adminExposure, buildHttpServer, type Readiness } from "./http/http-server.js";
+import { createNodeStatus, type NodeStatus } from "./http/status/node-status-source.js";
 import { ipFormatter } from "./logging.js";
 import { DrainHandover } from "./master/handover.js";
 import { Mediator } from "./master/mediator.js";
@@ -59,6 +60,7 @@ export class MasterNode {
     readonly http: FastifyInstance | null,
     readonly metrics: MasterMetrics,
     private readonly logger: Logger,
+    private readonly status: NodeStatus | null,
   ) {
     this.log = new ThrottledLog(logger, 10_000);
     this.handover = new DrainHandover(
@@ -113,6 +115,19 @@ export class MasterNode {
     );
     let node: MasterNode | null = null;
     let http: FastifyInstance | null;
+    const readiness = () => node?.readiness() ?? { ready: false, checks: { started: false } };
+    // The status page charts this node's counters: sampled only when there is a page.
+    const status =
+      config.httpPort === 0
+        ? null
+        : createNodeStatus({
+            config,
+            backend,
+            metrics,
+            version: MASTER_VERSION,
+            readiness,
+            sourceAddressCollapsed: () => listener.sourceMonitor.isCollapsed,
+          });
     try {
       http =
         config.httpPort === 0
@@ -125,13 +140,15 @@ export class MasterNode {
               adminToken: config.adminToken,
               nodeId: config.nodeId,
               lobbyScanLimit: config.lobbyScanLimit,
-              readiness: () => node?.readiness() ?? { ready: false, checks: { started: false } },
+              readiness,
+              status: status?.source,
             });
     } catch (error) {
+      status?.close();
       await backend.close();
       throw error;
     }
-    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger);
+    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger, status);
     try {
       await listener.listen();
       if (http) await http.listen({ host: config.httpHost, port: config.httpPort });
@@ -263,6 +280,7 @@ export class MasterNode {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.handover.close();
+    this.status?.close();
     await this.listener.close();
     await this.backend.nodes.leave(this.config.nodeId).catch(() => undefined);
     await this.http?.close();

@@ -93,6 +93,12 @@ export class MasterMetrics {
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
+  readonly lobbyCache = new Counter({
+    name: "gmnet_lobby_cache_total",
+    help: "lobby2 answers from the node's lobby cache (hit) or from the store (miss)",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly storeReachable = new Gauge({
     name: "gmnet_store_up",
     help: "1 while the shared store (Redis) is reachable, 0 otherwise",

@@ -20,6 +20,8 @@ import {
   type LobbySortKey,
   normalizeIp,
 } from "../protocol/index.js";
+import { registerStatusPage } from "./status/status-page.js";
+import type { StatusSource } from "./status/status-source.js";
 
 export interface Readiness {
   ready: boolean;
@@ -38,6 +40,8 @@ export interface HttpServerDependencies {
   nodeId: string;
   /** Servers one admin query examines at most (as a lobby query does). */
   lobbyScanLimit: number;
+  /** Feeds the status page (/status, /admin/status); without it there is no page. */
+  status?: StatusSource;
 }
 
 const serverSchema = {
@@ -122,6 +126,9 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
       });
       return;
     }
+    // The status page's static files hold no data, and a browser must load them
+    // before it can send the token: only the loopback rule above covers them.
+    if (request.routeOptions.config.adminShell === true) return;
     const header = request.headers.authorization ?? "";
     if (!header.startsWith("Bearer ") || !tokenMatches(header.slice(7), token)) {
       await reply
@@ -281,6 +288,8 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
       },
       async () => ({ self: deps.nodeId, nodes: await deps.nodes.list() }),
     );
+
+    if (deps.status) registerStatusPage(admin, { source: deps.status });
   });
 
   app.setErrorHandler(

@@ -10,6 +10,12 @@ import { encodeLobby, encodeLobbyWithin, type LobbyQuery } from "../protocol/ind
 import { RecencyMap } from "../util/recency-map.js";
 import { ThrottledLog } from "../util/log-throttle.js";
 
+/** An encoded reply and how it went (a cached answer counts the same result again). */
+interface LobbyAnswer {
+  reply: Buffer;
+  result: "ok" | "truncated" | "store_error";
+}
+
 /** Distinct queries cached at once (each is a few hundred bytes to a reply's size). */
 const MAX_CACHED_QUERIES = 256;
 
@@ -21,7 +27,7 @@ export interface LobbyServiceOptions {
 }
 
 export class LobbyService {
-  private readonly cache = new RecencyMap<string, Promise<Buffer>>(MAX_CACHED_QUERIES);
+  private readonly cache = new RecencyMap<string, Promise<LobbyAnswer>>(MAX_CACHED_QUERIES);
   private readonly log: ThrottledLog;
 
   constructor(
@@ -35,7 +41,7 @@ export class LobbyService {
   }
 
   /** The encoded `-7` reply for `query` (an empty list when the store cannot answer). */
-  reply(query: LobbyQuery): Promise<Buffer> {
+  async reply(query: LobbyQuery): Promise<Buffer> {
     // The reference master's DESC is inverted: offered behind an option.
     const effective: LobbyQuery =
       this.options.lobbyOrder === "reference"
@@ -45,29 +51,34 @@ export class LobbyService {
     const nowMs = this.now();
     const cachedAt = this.cache.setAt(key);
     const cached = this.cache.get(key);
-    if (cached && cachedAt !== undefined && nowMs - cachedAt < this.options.lobbyCacheMs) {
-      this.metrics.lobbyRequests.inc({ result: "cached" });
-      return cached;
+    const hit =
+      cached !== undefined &&
+      cachedAt !== undefined &&
+      nowMs - cachedAt < this.options.lobbyCacheMs;
+    this.metrics.lobbyCache.inc({ result: hit ? "hit" : "miss" });
+    let answer: Promise<LobbyAnswer>;
+    if (hit) answer = cached;
+    else {
+      answer = this.query(effective);
+      if (this.options.lobbyCacheMs > 0) this.cache.set(key, answer, nowMs);
     }
-    const fresh = this.query(effective);
-    if (this.options.lobbyCacheMs > 0) this.cache.set(key, fresh, nowMs);
-    return fresh;
+    const { reply, result } = await answer;
+    this.metrics.lobbyRequests.inc({ result });
+    return reply;
   }
 
-  private async query(query: LobbyQuery): Promise<Buffer> {
+  private async query(query: LobbyQuery): Promise<LobbyAnswer> {
     try {
       const servers = await this.registry.queryLobby(query, {
         scanLimit: this.options.lobbyScanLimit,
         replyMaxBytes: this.options.lobbyReplyMaxBytes,
       });
       const { reply, included } = encodeLobbyWithin(servers, this.options.lobbyReplyMaxBytes);
-      this.metrics.lobbyRequests.inc({ result: included < servers.length ? "truncated" : "ok" });
-      return reply;
+      return { reply, result: included < servers.length ? "truncated" : "ok" };
     } catch (error) {
       // An empty list lets the game's lobby screen finish instead of waiting forever.
-      this.metrics.lobbyRequests.inc({ result: "store_error" });
       this.log.warn({ err: error }, "lobby query failed: answered an empty list");
-      return encodeLobby([]);
+      return { reply: encodeLobby([]), result: "store_error" };
     }
   }
 }

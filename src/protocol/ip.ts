@@ -86,3 +86,24 @@ export function sourceKey(ip: string, ipv6PrefixLength: number): string {
   }
   return `${hex}/${ipv6PrefixLength}`;
 }
+
+/** The network an address belongs to, as text: `203.0.113.0/24`, `2001:db8:1::/48`. */
+export function networkOf(ip: string, ipv4Bits: number, ipv6Bits: number): string {
+  if (!ip.includes(":")) {
+    const octets = ip.split(".").map(Number);
+    const masked = octets.map((octet, i) => {
+      const keep = Math.max(0, Math.min(8, ipv4Bits - i * 8));
+      return octet & ((0xff << (8 - keep)) & 0xff);
+    });
+    return `${masked.join(".")}/${ipv4Bits}`;
+  }
+  const bytes = ipv6Bytes(ip);
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    let value = ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number);
+    const keep = Math.max(0, Math.min(16, ipv6Bits - i * 16));
+    value &= (0xffff << (16 - keep)) & 0xffff;
+    groups.push(value.toString(16));
+  }
+  return `${normalizeIp(groups.join(":")) ?? groups.join(":")}/${ipv6Bits}`;
+}

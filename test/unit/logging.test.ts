@@ -18,6 +18,9 @@ describe("how game IPs appear in logs", () => {
     const truncate = ipFormatter("truncate");
     expect(truncate("203.0.113.7")).toBe("203.0.113.0/24");
     expect(truncate("2001:db8:1234:5678::1")).toBe("2001:db8:1234::/48");
+    // A compressed address whose /48 crosses the "::" (was "2001:db8:::/48").
+    expect(truncate("2001:db8::5")).toBe("2001:db8::/48");
+    expect(truncate("::1")).toBe("::/48");
   });
 });
 
