@@ -15,6 +15,17 @@ import {
 } from "../protocol/index.js";
 import { bindUdp, closeUdp, type Endpoint, sameIp } from "./wire.js";
 
+/**
+ * When the game server registers again. `on-ping-failure` is what the GML does
+ * (udphp_serverPunch): every ping interval it writes `ping`, and only when that
+ * write fails does it redo UDP `reg` + TCP `reg2` on a new socket. A socket the
+ * master closed with FIN is noticed at the second ping after it (the first
+ * write still succeeds and draws the RST), one reset with RST at the next ping.
+ * `on-close` re-registers as soon as the socket closes: a shortcut no real
+ * game takes, kept as an explicit choice for tools.
+ */
+export type ReregisterMode = "on-ping-failure" | "on-close";
+
 export interface GameServerOptions {
   masterHost: string;
   masterPort: number;
@@ -24,10 +35,14 @@ export interface GameServerOptions {
   udpPort?: number;
   /** GATE.PUNCH lobby data: registers with `reg2`; without it, classic `reg`. */
   lobby?: { version: string; data: string[] };
-  /** Keepalive `ping` interval (the GML default is 3 minutes). */
+  /** Keepalive `ping` interval (GML `udphp_rctintv`: 3 minutes by default). */
   pingIntervalMs?: number;
-  /** Delay before re-registering after the master closed the TCP socket. */
+  /** When to register again (default `on-ping-failure`, as the GML does). */
+  reregister?: ReregisterMode;
+  /** With `on-close`: the delay before registering again. */
   reconnectDelayMs?: number;
+  /** How long a TCP connect to the master may take (GML: network_config_connect_timeout 4 s). */
+  connectTimeoutMs?: number;
   /** One game step: knocks and welcomes go out once per step. */
   stepMs?: number;
   /** How long to knock a new peer before giving up. */
@@ -42,16 +57,18 @@ export interface GameServerOptions {
  * Registers with the master over UDP + TCP, keeps the TCP socket with pings,
  * knocks every peer the master announces (`-1`) and welcomes (`-4`) every
  * client that knocks (`-3`). Emits `registered`, `peer` (Endpoint),
- * `player` (Endpoint) and `master-closed`.
+ * `player` (Endpoint), `master-closed` (the socket closed; a GML game only
+ * notices at a failing ping), `ping` and `ping-failed` (it registers again).
  */
 export class GameServer extends EventEmitter {
   private udp: UdpSocket | null = null;
   private tcp: Socket | null = null;
   private readonly playerList = new Map<string, Endpoint>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private registering = false;
   private closing = false;
-  private readonly options: Required<Omit<GameServerOptions, "lobby">> &
-    Pick<GameServerOptions, "lobby">;
+  private options: Required<Omit<GameServerOptions, "lobby">> & Pick<GameServerOptions, "lobby">;
 
   constructor(options: GameServerOptions) {
     super();
@@ -59,7 +76,9 @@ export class GameServer extends EventEmitter {
       bindHost: "0.0.0.0",
       udpPort: 0,
       pingIntervalMs: 180_000,
+      reregister: "on-ping-failure",
       reconnectDelayMs: 1_000,
+      connectTimeoutMs: 4_000,
       stepMs: 33,
       punchTimeoutMs: 15_000,
       welcomeDurationMs: 3_000,
@@ -90,52 +109,110 @@ export class GameServer extends EventEmitter {
       this.onDatagram(datagram, { ip: remote.address, port: remote.port }),
     );
     this.udp.on("error", () => undefined);
+    // The GML's first keepalive tick finds no socket and registers; then it ticks every interval.
+    this.pingTimer = setInterval(() => this.keepaliveTick(), this.options.pingIntervalMs);
+    this.pingTimer.unref();
+    await this.register();
+  }
+
+  /** Publishes new lobby data: the GML (udphp_serverCommitData) registers again at once. */
+  async commitData(data: string[]): Promise<void> {
+    if (!this.options.lobby) throw new Error("a classic `reg` server has no lobby data");
+    this.options.lobby = { ...this.options.lobby, data: [...data] };
     await this.register();
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.tcp?.destroy();
     if (this.udp) await closeUdp(this.udp);
   }
 
-  private async register(): Promise<void> {
-    const { masterHost, masterPort } = this.options;
-    this.udp?.send(encodeUdpRequest("reg", this.options.gameMakerHeader), masterPort, masterHost);
-    const tcp = await new Promise<Socket>((resolve, reject) => {
-      const socket = tcpConnect(
-        { host: masterHost, port: masterPort, localAddress: this.localTcpAddress() },
-        () => {
-          socket.off("error", reject);
-          resolve(socket);
-        },
-      );
-      socket.once("error", reject);
-    });
-    if (this.closing) {
-      tcp.destroy(); // closed while connecting: do not register a socket nobody owns
+  /**
+   * One keepalive tick, as udphp_serverPunch does it: `ping` on the kept socket;
+   * a write that fails (the socket saw an RST, or there is none) registers again.
+   */
+  private keepaliveTick(): void {
+    if (this.closing || this.registering) return;
+    const tcp = this.tcp;
+    if (tcp && !tcp.destroyed) {
+      // After a FIN this write still succeeds (half-open) and draws the peer's RST;
+      // the next one fails, like network_send_raw returning < 0.
+      tcp.write(encodePingRequest(), (error) => {
+        if (error) this.pingFailed();
+        else this.emit("ping");
+      });
       return;
     }
-    tcp.setNoDelay(true);
-    this.tcp = tcp;
-    const parser = new MasterReplyParser();
-    tcp.on("data", (chunk: Buffer) => {
-      for (const reply of parser.push(chunk)) {
-        if (reply.kind === "peer") this.onPeer({ ip: reply.ip, port: reply.port });
+    this.pingFailed();
+  }
+
+  private pingFailed(): void {
+    if (this.closing || this.registering || this.options.reregister !== "on-ping-failure") return;
+    this.emit("ping-failed");
+    void this.register().catch(() => undefined); // a failed connect waits for the next tick
+  }
+
+  /** UDP `reg`, then a new TCP connection with `reg`/`reg2` (the old socket is dropped). */
+  private async register(): Promise<void> {
+    const { masterHost, masterPort } = this.options;
+    this.registering = true;
+    try {
+      this.tcp?.destroy();
+      this.tcp = null;
+      this.udp?.send(encodeUdpRequest("reg", this.options.gameMakerHeader), masterPort, masterHost);
+      const tcp = await this.connectToMaster();
+      if (this.closing) {
+        tcp.destroy(); // closed while connecting: do not register a socket nobody owns
+        return;
       }
+      tcp.setNoDelay(true);
+      this.tcp = tcp;
+      const parser = new MasterReplyParser();
+      tcp.on("data", (chunk: Buffer) => {
+        for (const reply of parser.push(chunk)) {
+          if (reply.kind === "peer") this.onPeer({ ip: reply.ip, port: reply.port });
+        }
+      });
+      tcp.on("error", () => undefined);
+      // The master's FIN ('end', the socket stays half-open) or an RST ('close').
+      tcp.once("end", () => this.onMasterClosed(tcp));
+      tcp.once("close", () => this.onMasterClosed(tcp));
+      const lobby = this.options.lobby;
+      tcp.write(lobby ? encodeReg2Request(lobby.version, lobby.data) : encodeRegRequest());
+      this.emit("registered");
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  private connectToMaster(): Promise<Socket> {
+    const { masterHost, masterPort, connectTimeoutMs } = this.options;
+    return new Promise<Socket>((resolve, reject) => {
+      // Half-open allowed: after the master's FIN our writes still go out, as the game's do.
+      const socket = tcpConnect({
+        host: masterHost,
+        port: masterPort,
+        localAddress: this.localTcpAddress(),
+        allowHalfOpen: true,
+      });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error("connect to the master timed out"));
+      }, connectTimeoutMs);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.off("error", reject);
+        resolve(socket);
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
     });
-    tcp.on("error", () => undefined);
-    tcp.on("close", () => this.onMasterClosed(tcp));
-    const lobby = this.options.lobby;
-    tcp.write(lobby ? encodeReg2Request(lobby.version, lobby.data) : encodeRegRequest());
-    const ping = setInterval(() => {
-      if (!tcp.destroyed) tcp.write(encodePingRequest());
-    }, this.options.pingIntervalMs);
-    ping.unref();
-    tcp.once("close", () => clearInterval(ping));
-    this.emit("registered");
   }
 
   private localTcpAddress(): string | undefined {
@@ -143,14 +220,20 @@ export class GameServer extends EventEmitter {
     return host === "0.0.0.0" || host === "::" ? undefined : host;
   }
 
+  private readonly closedSockets = new WeakSet<Socket>();
+
   private onMasterClosed(socket: Socket): void {
-    if (this.tcp !== socket || this.closing) return;
-    this.tcp = null;
+    if (this.tcp !== socket || this.closing || this.closedSockets.has(socket)) return;
+    this.closedSockets.add(socket);
     this.emit("master-closed");
-    this.scheduleReregistration();
+    if (this.options.reregister === "on-close") {
+      this.tcp = null;
+      socket.destroy();
+      this.scheduleReregistration();
+    }
   }
 
-  /** Like the GML script after a failed ping: UDP `reg` and a new TCP registration. */
+  /** With `on-close`: registers again after a delay, retrying until it takes. */
   private scheduleReregistration(): void {
     this.later(this.options.reconnectDelayMs, () => {
       if (this.closing) return;

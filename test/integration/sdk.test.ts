@@ -32,7 +32,8 @@ function gameServer(master: TestMaster, options: Partial<GameServerOptions> = {}
     masterPort: master.gamePort,
     bindHost: SERVER_IP,
     stepMs: 10,
-    reconnectDelayMs: 20,
+    // GML-faithful keepalive, with the game's 3 minutes shortened for the test.
+    pingIntervalMs: 100,
     ...options,
   });
   return resources.add(server, (s) => s.close());
@@ -92,7 +93,7 @@ describe("SDK", () => {
     expect(await client.connect("127.0.0.99")).toEqual({ outcome: "not-found" });
   });
 
-  it("a GameServer re-registers after the master closes its socket for a newer registration", async () => {
+  it("a GameServer re-registers (at a failing ping, as the GML does) after the master closes its socket for a newer registration", async () => {
     const master = await resources.master();
     const server = gameServer(master);
     await server.start();
@@ -119,7 +120,7 @@ describe("SDK", () => {
     });
   });
 
-  it("a GameServer re-registers with a master restarted on the same port", async () => {
+  it("a GameServer re-registers (at a failing ping) with a master restarted on the same port", async () => {
     const first = await resources.master();
     const port = first.gamePort;
     const server = gameServer(first);
@@ -189,5 +190,52 @@ describe("SDK cleanup", () => {
       3_000,
       "no connection and no registration left at the master",
     );
+  });
+
+  it("like the GML, a server whose socket the master closed with FIN re-registers only at its second ping; after an RST at its next", async () => {
+    const master = await resources.master();
+    const server = gameServer(master, { pingIntervalMs: 400 });
+    const events: string[] = [];
+    for (const event of ["master-closed", "ping", "ping-failed", "registered"])
+      server.on(event, () => events.push(event));
+    await server.start();
+    await registeredPort(master, SERVER_IP);
+    const held = () => master.node.mediator.owned.registrations()[0]?.connectionId;
+    const first = await waitFor(() => held(), 5_000, "the held socket");
+    events.length = 0;
+    // FIN: the next ping still "succeeds" locally (it draws the RST), the one after fails.
+    master.node.mediator.owned.connection(first)?.close("test: FIN");
+    await waitFor(() => events.includes("registered"), 5_000, "re-registration after FIN");
+    expect(events.slice(events.indexOf("master-closed"))).toEqual([
+      "master-closed",
+      "ping",
+      "ping-failed",
+      "registered",
+    ]);
+    const second = await waitFor(
+      () => (held() !== first ? held() : undefined),
+      5_000,
+      "the new socket",
+    );
+    events.length = 0;
+    master.node.mediator.owned.connection(second)?.reset("test: RST");
+    await waitFor(() => events.includes("registered"), 5_000, "re-registration after RST");
+    // The first ping after an RST fails: no ping gets through in between.
+    expect(events.filter((e) => e !== "master-closed")).toEqual(["ping-failed", "registered"]);
+  });
+
+  it("re-registers on close only when asked to (reregister: on-close, a tool's shortcut)", async () => {
+    const master = await resources.master();
+    const server = gameServer(master, {
+      reregister: "on-close",
+      reconnectDelayMs: 20,
+      pingIntervalMs: 60_000,
+    });
+    await server.start();
+    await registeredPort(master, SERVER_IP);
+    const first = master.node.mediator.owned.registrations()[0]?.connectionId as string;
+    const reregistered = once(server, "registered");
+    master.node.mediator.owned.connection(first)?.close("test: FIN");
+    await reregistered; // long before its 60 s ping
   });
 });

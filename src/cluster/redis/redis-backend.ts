@@ -73,7 +73,9 @@ export class RedisBackend implements ClusterBackend {
     connection.commands.on("ready", preload);
     const subscribed = subscribeUntilDone(bus, log, () => backend.closed);
     const ready = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
-    if (ready) await Promise.all([subscribed, preload()]);
+    // Bounded: a subscription that does not take yet goes on retrying in the background.
+    const waitMs = options.connectTimeoutMs ?? 5_000;
+    if (ready) await Promise.all([withinMs(subscribed, waitMs), preload()]);
     else log.warn("redis not reachable yet: answering -2 meanwhile, retrying in the background");
     return backend;
   }
@@ -118,4 +120,8 @@ async function subscribeUntilDone(
       );
     }
   }
+}
+
+function withinMs(work: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 }
