@@ -70,6 +70,7 @@ export class MasterNode {
       metrics,
       logger,
       ipFormatter(config.logIp),
+      (held) => mediator.forwardHeld(held),
     );
   }
 

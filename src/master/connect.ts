@@ -139,18 +139,21 @@ export class ConnectAttempt {
     clientUdpPort: number,
   ): Promise<ConnectOutcome> {
     const { deps } = this;
-    if (ownerNodeId === deps.nodeId) {
-      const socket = deps.owned.connection(ownerConnectionId);
-      if (socket === null || socket.closed) return "owner_gone";
-      return socket.send(encodePeerFound(this.clientIp, clientUdpPort)) ? "found" : "server_busy";
-    }
-    const delivered = await deps.sendToNode(ownerNodeId, {
+    const message = {
       type: "peer-found",
       serverIp,
       ownerConnectionId,
       clientIp: this.clientIp,
       clientUdpPort,
-    });
+    } as const;
+    if (ownerNodeId === deps.nodeId) {
+      const socket = deps.owned.connection(ownerConnectionId);
+      // Reset for a hand-over since the lookup: delivered once the game registers again.
+      if (socket === null && deps.owned.holdForward(message)) return "found";
+      if (socket === null || socket.closed) return "owner_gone";
+      return socket.send(encodePeerFound(this.clientIp, clientUdpPort)) ? "found" : "server_busy";
+    }
+    const delivered = await deps.sendToNode(ownerNodeId, message);
     if (delivered) return "found";
     // A node that still heartbeats may only be reconnecting its subscriber: never
     // delete live state on one missed delivery; its lease prunes it if it is dead.

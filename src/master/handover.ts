@@ -4,10 +4,15 @@
 // re-register through the balancer on a ready node, with no gap a client sees:
 // the registration is marked meanwhile and connects wait for the new one.
 import type { Logger } from "pino";
-import type { Registry } from "../cluster/types.js";
+import type { PeerFoundMessage, Registry } from "../cluster/types.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import type { OwnedServers } from "./owned-servers.js";
+
+/** Delivers the -1s held for a handed-over socket to its game's new registration. */
+export type ForwardHeld = (
+  held: { ip: string; forwards: PeerFoundMessage[] } | null,
+) => Promise<void>;
 
 export interface HandoverOptions {
   /** The games' ping interval assumed until a socket's own cadence is known. */
@@ -35,6 +40,7 @@ export class DrainHandover {
     private readonly metrics: MasterMetrics,
     private readonly logger: Logger,
     private readonly formatIp: IpFormatter,
+    private readonly forwardHeld: ForwardHeld,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -127,6 +133,8 @@ export class DrainHandover {
     this.logger.debug({ server: this.formatIp(ip), result, marked }, "server handed over");
     // If the game never comes back, its marked entry must not outlive the wait.
     const cleanup = setTimeout(() => {
+      // Whatever was held for it goes to a registration that landed late, if any.
+      void this.forwardHeld(this.owned.completeHandover(connectionId));
       void this.owned.unregister(ip, connectionId).finally(() => {
         this.cleanups.delete(cleanup);
         if (this.cleanups.size === 0) this.onSettled?.();

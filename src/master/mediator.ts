@@ -5,7 +5,13 @@
 // the same code.
 import type { Logger } from "pino";
 import type { BadInputLog } from "../bad-input.js";
-import type { Bus, NodeDirectory, NodeMessage, Registry } from "../cluster/types.js";
+import type {
+  Bus,
+  NodeDirectory,
+  NodeMessage,
+  PeerFoundMessage,
+  Registry,
+} from "../cluster/types.js";
 import type { LobbyOrder } from "../config/index.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
@@ -162,18 +168,7 @@ export class Mediator implements CommandHandler {
       type: message.type,
       result: socket ? "ok" : "stale",
     });
-    if (!socket) {
-      if (message.type === "peer-found") {
-        // The store still names a socket this node no longer holds (its close could not
-        // reach the store): remove exactly that registration so the next connect gets -2.
-        this.log.warn(
-          { server: this.formatIp(message.serverIp) },
-          "routed -1 for a server socket this node no longer holds: removing the stale registration",
-        );
-        this.inFlight.track(this.owned.unregister(message.serverIp, message.ownerConnectionId));
-      }
-      return;
-    }
+    if (!socket) return this.onMessageForGoneSocket(message);
     switch (message.type) {
       case "peer-found":
         if (!socket.send(encodePeerFound(message.clientIp, message.clientUdpPort))) {
@@ -191,6 +186,45 @@ export class Mediator implements CommandHandler {
         const unreachable: never = message;
         return unreachable;
       }
+    }
+  }
+
+  private onMessageForGoneSocket(message: NodeMessage): void {
+    if (message.type === "superseded") {
+      // A handed-over game registered again: what was routed to its old socket goes on.
+      this.inFlight.track(this.forwardHeld(this.owned.completeHandover(message.ownerConnectionId)));
+      return;
+    }
+    // Booked before the hand-over reset the socket: delivered once the game re-registers.
+    if (this.owned.holdForward(message)) return;
+    // The store still names a socket this node no longer holds (its close could not
+    // reach the store): remove exactly that registration so the next connect gets -2.
+    this.log.warn(
+      { server: this.formatIp(message.serverIp) },
+      "routed -1 for a server socket this node no longer holds: removing the stale registration",
+    );
+    this.inFlight.track(this.owned.unregister(message.serverIp, message.ownerConnectionId));
+  }
+
+  /** Hands the -1s held for a handed-over socket to its game's new registration, wherever it is. */
+  async forwardHeld(held: { ip: string; forwards: PeerFoundMessage[] } | null): Promise<void> {
+    if (!held || held.forwards.length === 0) return;
+    const current = await this.registry.findServer(held.ip);
+    for (const message of held.forwards) {
+      const forward = { ...message, ownerConnectionId: current?.ownerConnectionId ?? "" };
+      const delivered =
+        current === null
+          ? false
+          : current.ownerNodeId === this.options.nodeId
+            ? (this.owned
+                .connection(current.ownerConnectionId)
+                ?.send(encodePeerFound(message.clientIp, message.clientUdpPort)) ?? false)
+            : await this.sendToNode(current.ownerNodeId, forward);
+      this.metrics.busMessages.inc({
+        direction: "forwarded",
+        type: message.type,
+        result: delivered ? "ok" : "dropped",
+      });
     }
   }
 

@@ -5,7 +5,7 @@
 // One failure rule: a compare-and-delete the store cannot take now is queued
 // and retried on every refresh until it is taken (the lease is the backstop).
 import type { Logger } from "pino";
-import type { Registry, ServerRegistration } from "../cluster/types.js";
+import type { PeerFoundMessage, Registry, ServerRegistration } from "../cluster/types.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import type { GameConnection } from "../transport/types.js";
@@ -22,6 +22,13 @@ interface Held {
   handingOver: boolean;
 }
 
+/** A socket reset for a hand-over, until its game's new registration lands (or the wait ends). */
+interface HandedOver {
+  ip: string;
+  /** -1s routed to it in the meantime (booked before the reset): delivered to the new socket. */
+  forwards: PeerFoundMessage[];
+}
+
 /** What the refresh did, for the node's log and heartbeat. */
 export interface RefreshSummary {
   kept: number;
@@ -33,6 +40,7 @@ export class OwnedServers {
   private readonly held = new Map<string, Held>();
   /** connection id → server IP whose compare-and-delete is still owed to the store. */
   private readonly owedUnregisters = new Map<string, string>();
+  private readonly handedOver = new Map<string, HandedOver>();
   private readonly log: ThrottledLog;
 
   constructor(
@@ -132,11 +140,36 @@ export class OwnedServers {
     const entry = this.held.get(connection.id);
     this.held.delete(connection.id);
     this.metrics.registeredServers.set({ scope: "node" }, this.held.size);
-    if (entry?.handingOver) return Promise.resolve();
+    if (entry?.handingOver) {
+      this.handedOver.set(connection.id, { ip, forwards: [] });
+      return Promise.resolve();
+    }
     return this.unregister(ip, connection.id).then((removed) => {
       if (removed !== null)
         this.log.info({ server: this.formatIp(ip), removed }, "server socket closed");
     });
+  }
+
+  /** Whether `connectionId` was reset for a hand-over whose new registration has not landed yet. */
+  isHandedOver(connectionId: string): boolean {
+    return this.handedOver.has(connectionId);
+  }
+
+  /** Keeps a -1 for a handed-over socket until its game registers again. */
+  holdForward(message: PeerFoundMessage): boolean {
+    const entry = this.handedOver.get(message.ownerConnectionId);
+    entry?.forwards.push(message);
+    return entry !== undefined;
+  }
+
+  /**
+   * The hand-over of `connectionId` is over (its game registered again, or the
+   * wait ended): the -1s held for it, to deliver to the new registration.
+   */
+  completeHandover(connectionId: string): { ip: string; forwards: PeerFoundMessage[] } | null {
+    const entry = this.handedOver.get(connectionId);
+    this.handedOver.delete(connectionId);
+    return entry ?? null;
   }
 
   /** The one way a registration leaves the store: compare-and-delete, owed until taken. */

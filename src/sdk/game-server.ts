@@ -13,7 +13,7 @@ import {
   PeerPacket,
   stripGameMakerHeader,
 } from "../protocol/index.js";
-import { bindUdp, closeUdp, type Endpoint, sameIp } from "./wire.js";
+import { bindUdp, closeUdp, type Endpoint, type MasterRoute, sameIp } from "./wire.js";
 
 /**
  * When the game server registers again. `on-ping-failure` is what the GML does
@@ -51,6 +51,8 @@ export interface GameServerOptions {
   welcomeDurationMs?: number;
   /** Send UDP with GameMaker's 12-byte header, as network_send_udp does (default true). */
   gameMakerHeader?: boolean;
+  /** A balancer stand-in choosing the node per flow (tests, bench); default masterHost:masterPort. */
+  route?: MasterRoute;
 }
 
 /**
@@ -68,7 +70,8 @@ export class GameServer extends EventEmitter {
   private pingTimer: NodeJS.Timeout | null = null;
   private registering = false;
   private closing = false;
-  private options: Required<Omit<GameServerOptions, "lobby">> & Pick<GameServerOptions, "lobby">;
+  private options: Required<Omit<GameServerOptions, "lobby" | "route">> &
+    Pick<GameServerOptions, "lobby" | "route">;
 
   constructor(options: GameServerOptions) {
     super();
@@ -158,12 +161,16 @@ export class GameServer extends EventEmitter {
 
   /** UDP `reg`, then a new TCP connection with `reg`/`reg2` (the old socket is dropped). */
   private async register(): Promise<void> {
-    const { masterHost, masterPort } = this.options;
     this.registering = true;
     try {
       this.tcp?.destroy();
       this.tcp = null;
-      this.udp?.send(encodeUdpRequest("reg", this.options.gameMakerHeader), masterPort, masterHost);
+      const udpTarget = this.master("udp");
+      this.udp?.send(
+        encodeUdpRequest("reg", this.options.gameMakerHeader),
+        udpTarget.port,
+        udpTarget.ip,
+      );
       const tcp = await this.connectToMaster();
       if (this.closing) {
         tcp.destroy(); // closed while connecting: do not register a socket nobody owns
@@ -189,13 +196,20 @@ export class GameServer extends EventEmitter {
     }
   }
 
+  private master(flow: "udp" | "tcp"): Endpoint {
+    return (
+      this.options.route?.(flow) ?? { ip: this.options.masterHost, port: this.options.masterPort }
+    );
+  }
+
   private connectToMaster(): Promise<Socket> {
-    const { masterHost, masterPort, connectTimeoutMs } = this.options;
+    const { connectTimeoutMs } = this.options;
+    const target = this.master("tcp");
     return new Promise<Socket>((resolve, reject) => {
       // Half-open allowed: after the master's FIN our writes still go out, as the game's do.
       const socket = tcpConnect({
-        host: masterHost,
-        port: masterPort,
+        host: target.ip,
+        port: target.port,
         localAddress: this.localTcpAddress(),
         allowHalfOpen: true,
       });

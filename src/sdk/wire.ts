@@ -7,6 +7,13 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * Picks the master node for each new flow (a UDP datagram, a TCP connection):
+ * stands in for a layer-4 balancer that keeps source addresses, for tests and
+ * benchmarks. A game has one fixed master address; this is not it.
+ */
+export type MasterRoute = (flow: "udp" | "tcp") => Endpoint;
+
 export function bindUdp(host: string, port: number): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIPv6(host) ? "udp6" : "udp4");
