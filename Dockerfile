@@ -1,16 +1,22 @@
 # syntax=docker/dockerfile:1
-# gmnet-master container image.
+# gmnet-master container image. Released as ghcr.io/gmnet-master/gmnet-master
+# (linux/amd64 + linux/arm64) by .github/workflows/release.yml.
 #
-#   docker build -t gmnet-master:0.1.0 .
-#   docker run --rm -p 6510:6510/tcp -p 6510:6510/udp -p 9510:9510 gmnet-master:0.1.0
+#   docker build -t gmnet-master:dev .
+#   docker run --rm -p 6510:6510/tcp -p 6510:6510/udp -p 127.0.0.1:9510:9510 gmnet-master:dev
 #
 # Stages: build (all deps, tsc -> dist/), deps (production node_modules only),
-# runtime (node + prod deps + dist, non-root uid 10001).
+# runtime (node + prod deps + dist, non-root uid 10001). Node.js 24 is the
+# current LTS line; the tag follows its patch releases on every rebuild.
+#
+# build and deps run on the builder's own platform: their output is plain
+# JavaScript (no native add-ons in production dependencies), so a multi-arch
+# build needs no emulation. The runtime stage runs no commands.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-trixie-slim
 
 # ---------------------------------------------------------------- build ----
-FROM ${NODE_IMAGE} AS build
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the compiler needs no install scripts, and the dev-only
@@ -22,7 +28,7 @@ COPY src ./src
 RUN npm run build
 
 # ----------------------------------------------------------------- deps ----
-FROM ${NODE_IMAGE} AS deps
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
@@ -32,11 +38,8 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-RUN groupadd --system --gid 10001 gmnet \
- && useradd --system --uid 10001 --gid 10001 --no-create-home \
-      --home-dir /nonexistent --shell /usr/sbin/nologin gmnet
 # Files stay root-owned and read-only for uid 10001 (works with
-# readOnlyRootFilesystem in Kubernetes).
+# readOnlyRootFilesystem in Kubernetes). The uid needs no passwd entry.
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # package.json carries "type": "module", which Node needs for dist/*.js.

@@ -1,6 +1,7 @@
 // Prometheus metrics of one node. Label sets are bounded (never an IP).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { BAD_INPUT_REASONS } from "./bad-input.js";
+import { MASTER_VERSION } from "./version.js";
 
 /** How a TCP connect ended; every value but `found` is answered -2. */
 export const CONNECT_OUTCOMES = [
@@ -134,4 +135,15 @@ export class MasterMetrics {
     for (const reason of BAD_INPUT_REASONS) this.badInput.inc({ reason }, 0);
     for (const outcome of CONNECT_OUTCOMES) this.connectOutcomes.inc({ outcome }, 0);
   }
+
+  /** Always 1: the labels say which release and Node.js runtime this node runs. */
+  readonly buildInfo = new Gauge({
+    name: "gmnet_build_info",
+    help: "Always 1; labelled with this node's gmnet-master version and Node.js version",
+    labelNames: ["version", "node_version"] as const,
+    registers: [this.registry],
+    collect() {
+      this.set({ version: MASTER_VERSION, node_version: process.versions.node }, 1);
+    },
+  });
 }
