@@ -5,13 +5,14 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import {
   encodeConnectRequest,
   encodeLobby2Request,
   encodeUdpRequest,
 } from "../../src/protocol/index.js";
 import { type ChromiumSession, chromiumMissing, launchChromium } from "../helpers/chromium.js";
+import { describeWith } from "../helpers/prerequisites.js";
 import {
   expectNoOpenSockets,
   lobbyData,
@@ -20,18 +21,9 @@ import {
   type TestMaster,
 } from "../helpers/master.js";
 
+/** In CI a missing browser is a failure, never a silent skip (.ci/run installs it). */
 const missing = chromiumMissing();
-const inCi = Boolean(process.env.CI);
 const SCREENSHOTS = resolve("test-results", "status-page");
-
-if (missing && !inCi) console.warn(`skipping the browser tests: ${missing}`);
-
-// In CI a missing browser is a failure, never a silent skip.
-describe.runIf(missing !== null && inCi)("browser tests in CI", () => {
-  it("need Debian's chromium (.ci/run installs it)", () => {
-    throw new Error(missing ?? "");
-  });
-});
 
 const resources = new Resources();
 let browser: ChromiumSession | null = null;
@@ -95,7 +87,7 @@ async function lobbyRequest(master: TestMaster, ip: string) {
   await client.waitForClose();
 }
 
-describe.skipIf(missing !== null)("status page in headless Chromium", () => {
+describeWith({ missing }, "status page in headless Chromium", () => {
   it("shows a live node's servers, mediation and lobby, and warns when sources collapse", {
     timeout: 90_000,
   }, async () => {

@@ -27,7 +27,7 @@ export const chartDir = path.join(root, "helm", "gmnet-master");
 export const RELEASE = "gm";
 export const NAMESPACE = "games";
 export const FULLNAME = "gm-gmnet-master";
-export const IN_CI = Boolean(process.env.CI);
+export { IN_CI } from "../helpers/prerequisites.js";
 
 export interface Tool {
   bin: string | null;

@@ -1,6 +1,6 @@
 // Faults with nothing lost: Redis restarted empty or down, a node SIGKILLed
 // or SIGTERMed. Each test owns its redis-server process.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import { type NodeProcess, spawnNode } from "../helpers/processes.js";
 import {
   MASTER_HOST,
@@ -12,10 +12,11 @@ import {
 } from "../helpers/master.js";
 import {
   commandCalls,
-  hasRedisServerBinary,
   OwnedRedisServer,
+  redisServerBinary,
   uniquePrefix,
 } from "../helpers/redis.js";
+import { describeWith } from "../helpers/prerequisites.js";
 import {
   NOT_FOUND,
   peerReply,
@@ -77,7 +78,7 @@ async function adminServer(child: NodeProcess, ip: string): Promise<number> {
   return response.status;
 }
 
-describe.skipIf(!hasRedisServerBinary())("cluster faults (own redis-server)", () => {
+describeWith(redisServerBinary, "cluster faults (own redis-server)", () => {
   it("restores every live registration within one refresh after Redis restarts empty", async () => {
     const a = await node("a", { leaseMs: 1_500 });
     const b = await node("b", { leaseMs: 1_500 });

@@ -1,17 +1,18 @@
 // The same cross-node introduction through Redis Sentinel and through a
 // three-shard Redis Cluster (sharded pub/sub, hash-tagged keys), and over TLS
 // with a password.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { MASTER_HOST, RawTcp, Resources, type TestMaster, waitFor } from "../helpers/master.js";
 import { type NodeProcess, spawnNode } from "../helpers/processes.js";
 import {
-  hasOpenssl,
-  hasRedisServerBinary,
+  opensslPrerequisite,
+  redisServerBinary,
   startRedisCluster,
   startSentinelSetup,
   startTlsRedis,
   uniquePrefix,
 } from "../helpers/redis.js";
+import { describeWith, itWith } from "../helpers/prerequisites.js";
 import {
   NOT_FOUND,
   peerReply,
@@ -51,7 +52,7 @@ async function introduceAcrossNodes(
   expect(await serverTcp.waitForBytes(toServer.length, 10_000)).toEqual(toServer);
 }
 
-describe.skipIf(!hasRedisServerBinary())("Redis topologies", () => {
+describeWith(redisServerBinary, "Redis topologies", () => {
   it("introduces across nodes through Redis Sentinel", async () => {
     const setup = res.add(await startSentinelSetup(), (s) => s.close());
     const prefix = uniquePrefix();
@@ -117,7 +118,8 @@ describe.skipIf(!hasRedisServerBinary())("Redis topologies", () => {
     );
   }, 60_000);
 
-  it.skipIf(!hasOpenssl())(
+  itWith(
+    opensslPrerequisite(),
     "introduces across nodes through Redis over TLS with a password (rediss://, private CA via NODE_EXTRA_CA_CERTS)",
     async () => {
       const tls = res.add(await startTlsRedis("s3cret-pass"), (t) => t.close());

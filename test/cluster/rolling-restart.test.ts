@@ -6,7 +6,7 @@
 // its own next ping, and connects in between wait for the new registration.
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect as tcpConnect } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import {
   encodeConnectRequest,
   encodeUdpRequest,
@@ -16,7 +16,8 @@ import { GameServer } from "../../src/sdk/index.js";
 import type { Endpoint } from "../../src/sdk/wire.js";
 import { Resources, waitFor } from "../helpers/master.js";
 import { type NodeProcess, spawnNode } from "../helpers/processes.js";
-import { hasRedisServerBinary, OwnedRedisServer, uniquePrefix } from "../helpers/redis.js";
+import { OwnedRedisServer, redisServerBinary, uniquePrefix } from "../helpers/redis.js";
+import { describeWith } from "../helpers/prerequisites.js";
 
 /** The games' keepalive, shortened from GML's 3 minutes. */
 const PING_INTERVAL_MS = 3_000;
@@ -139,7 +140,7 @@ async function connectOnce(
   }
 }
 
-describe.skipIf(!hasRedisServerBinary())("rolling restart", () => {
+describeWith(redisServerBinary, "rolling restart", () => {
   it("restarts every node in turn with GML-faithful servers and continuous connects: no -2, nothing wrong, every server registered, every node out within its deadline", {
     timeout: 180_000,
   }, async () => {

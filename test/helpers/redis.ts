@@ -2,6 +2,7 @@
 // Docker engine answers; else a `redis-server` binary on PATH started on a
 // free port. Tests that kill and restart Redis own a redis-server process.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import type { Prerequisite } from "./prerequisites.js";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,13 @@ export function hasRedisServerBinary(): boolean {
     return false;
   }
 }
+
+/** Suites that kill and restart Redis need their own redis-server process. */
+export const redisServerBinary: Prerequisite = {
+  missing: hasRedisServerBinary()
+    ? null
+    : "no redis-server binary on PATH (apt-get install redis-server)",
+};
 
 function dockerMayExist(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
@@ -353,6 +361,11 @@ export async function startTlsRedis(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The TLS test makes its own CA and certificates with openssl. */
+export function opensslPrerequisite(): Prerequisite {
+  return { missing: hasOpenssl() ? null : "no openssl binary on PATH" };
 }
 
 export function hasOpenssl(): boolean {

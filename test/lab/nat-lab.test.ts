@@ -8,7 +8,8 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describeWith, type Prerequisite } from "../helpers/prerequisites.js";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import {
   ADDR,
   type LabProcess,
@@ -27,21 +28,14 @@ const CLI = `${ROOT}dist/cli.js`;
 const SDK = `${ROOT}dist/sdk/index.js`;
 const agent = (f: string) => fileURLToPath(new URL(`./agents/${f}`, import.meta.url));
 
-function availability(): { ok: boolean; reason?: string } {
+/** Root, iproute2, iptables, conntrack, redis-server, and the built node and SDK. */
+function labPrerequisite(): Prerequisite {
   const a = labAvailability(["redis-server"]);
-  if (!a.ok) return a;
-  if (!existsSync(CLI))
-    return { ok: false, reason: `${CLI} is missing (run \`npm run build\` first)` };
-  return { ok: true };
+  if (!a.ok) return { missing: a.reason ?? "the lab cannot run here" };
+  for (const built of [CLI, SDK])
+    if (!existsSync(built)) return { missing: `${built} is missing (run \`npm run build\` first)` };
+  return { missing: null };
 }
-const avail = availability();
-if (!avail.ok) console.warn(`[nat-lab] skipping NAT lab: ${avail.reason}`);
-const hasSdk = existsSync(SDK);
-if (avail.ok && !hasSdk)
-  console.warn(
-    `[nat-lab] skipping the SDK scenarios: ${SDK} is missing (run \`npm run build\` first)`,
-  );
-const itSdk = it.skipIf(!hasSdk);
 
 const HTTP_PORT = 9510;
 const GAME_PORT = 6600; // fixed, so full-cone NAT A can map it statically
@@ -57,7 +51,7 @@ type ConnectResult =
   | { outcome: "punch-timeout"; server: { ip: string; port: number } }
   | { outcome: "master-timeout" };
 
-describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () => {
+describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", () => {
   let lab: NetLab;
   let redis: LabProcess;
   let probe: LabProcess;
@@ -473,86 +467,70 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
     expect(await outcomeCount("found")).toBe(found0 + 1);
   }
 
-  itSdk(
-    "port-restricted cone NATs: -1, knock, -4 welcome; server on node-1, client UDP on node-3, client TCP on node-2",
-    async () => {
-      await coneCase({ kind: "port-restricted" }, { kind: "port-restricted" }, 0);
-    },
-    40_000,
-  );
+  it("port-restricted cone NATs: -1, knock, -4 welcome; server on node-1, client UDP on node-3, client TCP on node-2", async () => {
+    await coneCase({ kind: "port-restricted" }, { kind: "port-restricted" }, 0);
+  }, 40_000);
 
-  itSdk(
-    "full-cone NATs: same, through static mappings",
-    async () => {
-      await coneCase(
-        { kind: "full-cone", fullConePorts: [{ ip: ADDR.gameHost, port: GAME_PORT }] },
-        { kind: "full-cone", fullConePorts: [{ ip: ADDR.clientHosts[0], port: 41000 }] },
-        41000,
-      );
-    },
-    40_000,
-  );
+  it("full-cone NATs: same, through static mappings", async () => {
+    await coneCase(
+      { kind: "full-cone", fullConePorts: [{ ip: ADDR.gameHost, port: GAME_PORT }] },
+      { kind: "full-cone", fullConePorts: [{ ip: ADDR.clientHosts[0], port: 41000 }] },
+      41000,
+    );
+  }, 40_000);
 
-  itSdk(
-    "symmetric client NAT: punching fails cleanly within the punch timeout; the masters count the connect as found",
-    async () => {
-      await scenario("port-restricted", "symmetric", { tcp: [0, 1, 2], udp: [0, 1, 2] });
-      const gs = await startGameServer();
-      await waitRegistered(ADDR.natA.pub);
-      const found0 = await outcomeCount("found");
-      const c = await startClient("client-70", ADDR.clientHosts[0]);
-      const { result, ms } = await connect(c);
-      console.log(`[nat-lab] symmetric: ${JSON.stringify(result)} in ${ms} ms`);
-      expect(result).toEqual({
-        outcome: "punch-timeout",
-        server: { ip: ADDR.natA.pub, port: GAME_PORT },
-      });
-      expect(ms).toBeLessThan(PUNCH_TIMEOUT_MS + MASTER_TIMEOUT_MS + 1000);
-      // the server was told about the client (mediated) but nobody got through
-      await gs.waitFor(
-        (l) => l.ev === "peer" && l.ip === ADDR.natB.pub,
-        2000,
-        "peer event on the server",
-      );
-      expect(gs.lines.some((l) => l.ev === "player")).toBe(false);
-      expect(await players(gs)).toEqual([]);
-      expect(await outcomeCount("found")).toBe(found0 + 1);
-      // clean: no crash, close works
-      await rpc(c, { op: "close" });
-      expect(c.alive).toBe(true);
-      expect(
-        c.lines.some((l) => l.ev === "uncaught-exception" || l.ev === "unhandled-rejection"),
-      ).toBe(false);
-    },
-    40_000,
-  );
+  it("symmetric client NAT: punching fails cleanly within the punch timeout; the masters count the connect as found", async () => {
+    await scenario("port-restricted", "symmetric", { tcp: [0, 1, 2], udp: [0, 1, 2] });
+    const gs = await startGameServer();
+    await waitRegistered(ADDR.natA.pub);
+    const found0 = await outcomeCount("found");
+    const c = await startClient("client-70", ADDR.clientHosts[0]);
+    const { result, ms } = await connect(c);
+    console.log(`[nat-lab] symmetric: ${JSON.stringify(result)} in ${ms} ms`);
+    expect(result).toEqual({
+      outcome: "punch-timeout",
+      server: { ip: ADDR.natA.pub, port: GAME_PORT },
+    });
+    expect(ms).toBeLessThan(PUNCH_TIMEOUT_MS + MASTER_TIMEOUT_MS + 1000);
+    // the server was told about the client (mediated) but nobody got through
+    await gs.waitFor(
+      (l) => l.ev === "peer" && l.ip === ADDR.natB.pub,
+      2000,
+      "peer event on the server",
+    );
+    expect(gs.lines.some((l) => l.ev === "player")).toBe(false);
+    expect(await players(gs)).toEqual([]);
+    expect(await outcomeCount("found")).toBe(found0 + 1);
+    // clean: no crash, close works
+    await rpc(c, { op: "close" });
+    expect(c.alive).toBe(true);
+    expect(
+      c.lines.some((l) => l.ev === "uncaught-exception" || l.ev === "unhandled-rejection"),
+    ).toBe(false);
+  }, 40_000);
 
-  itSdk(
-    "two clients behind the same NAT connect to one server at the same time: both welcomed",
-    async () => {
-      await scenario("port-restricted", "port-restricted", { tcp: [0, 1, 2], udp: [0, 1, 2] });
-      const gs = await startGameServer();
-      await waitRegistered(ADDR.natA.pub);
-      const [c1, c2] = await Promise.all([
-        startClient("client-70", ADDR.clientHosts[0]),
-        startClient("client-71", ADDR.clientHosts[1]),
-      ]);
-      const [r1, r2] = await Promise.all([connect(c1 as LabProcess), connect(c2 as LabProcess)]);
-      console.log(`[nat-lab] two clients: ${JSON.stringify(r1)} ${JSON.stringify(r2)}`);
-      expect(r1.result.outcome).toBe("welcomed");
-      expect(r2.result.outcome).toBe("welcomed");
-      await gs.waitFor((l) => l.ev === "player", 3000, "first player");
-      const deadline = Date.now() + 5000;
-      let ps = await players(gs);
-      while (ps.length < 2 && Date.now() < deadline) {
-        await sleep(100);
-        ps = await players(gs);
-      }
-      expect(ps.filter((p) => p.ip === ADDR.natB.pub)).toHaveLength(2);
-      expect(new Set(ps.map((p) => p.port)).size).toBe(2);
-    },
-    40_000,
-  );
+  it("two clients behind the same NAT connect to one server at the same time: both welcomed", async () => {
+    await scenario("port-restricted", "port-restricted", { tcp: [0, 1, 2], udp: [0, 1, 2] });
+    const gs = await startGameServer();
+    await waitRegistered(ADDR.natA.pub);
+    const [c1, c2] = await Promise.all([
+      startClient("client-70", ADDR.clientHosts[0]),
+      startClient("client-71", ADDR.clientHosts[1]),
+    ]);
+    const [r1, r2] = await Promise.all([connect(c1 as LabProcess), connect(c2 as LabProcess)]);
+    console.log(`[nat-lab] two clients: ${JSON.stringify(r1)} ${JSON.stringify(r2)}`);
+    expect(r1.result.outcome).toBe("welcomed");
+    expect(r2.result.outcome).toBe("welcomed");
+    await gs.waitFor((l) => l.ev === "player", 3000, "first player");
+    const deadline = Date.now() + 5000;
+    let ps = await players(gs);
+    while (ps.length < 2 && Date.now() < deadline) {
+      await sleep(100);
+      ps = await players(gs);
+    }
+    expect(ps.filter((p) => p.ip === ADDR.natB.pub)).toHaveLength(2);
+    expect(new Set(ps.map((p) => p.port)).size).toBe(2);
+  }, 40_000);
 
   /**
    * "Early knock": the server's first knock reaches the client's NAT before
@@ -602,29 +580,21 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
     }
   }
 
-  itSdk(
-    "early knock WITHOUT the client NAT's inbound drop: NAT B remaps the client's port and the punch fails",
-    async () => {
-      const r = await earlyKnock(false);
-      expect(r.inbound).toBeDefined(); // the early knock left a confirmed entry
-      expect(r.toServer).toBeDefined();
-      expect(r.toServer?.rdport).not.toBe(r.advertised); // remapped
-      expect(r.result.outcome).toBe("punch-timeout");
-      expect(r.gs.lines.some((l) => l.ev === "player")).toBe(false);
-    },
-    40_000,
-  );
+  it("early knock WITHOUT the client NAT's inbound drop: NAT B remaps the client's port and the punch fails", async () => {
+    const r = await earlyKnock(false);
+    expect(r.inbound).toBeDefined(); // the early knock left a confirmed entry
+    expect(r.toServer).toBeDefined();
+    expect(r.toServer?.rdport).not.toBe(r.advertised); // remapped
+    expect(r.result.outcome).toBe("punch-timeout");
+    expect(r.gs.lines.some((l) => l.ev === "player")).toBe(false);
+  }, 40_000);
 
-  itSdk(
-    "early knock WITH the client NAT's inbound drop: no remap, welcomed",
-    async () => {
-      const r = await earlyKnock(true);
-      expect(r.inbound).toBeUndefined();
-      expect(r.toServer?.rdport).toBe(r.advertised);
-      expect(r.result.outcome).toBe("welcomed");
-    },
-    40_000,
-  );
+  it("early knock WITH the client NAT's inbound drop: no remap, welcomed", async () => {
+    const r = await earlyKnock(true);
+    expect(r.inbound).toBeUndefined();
+    expect(r.toServer?.rdport).toBe(r.advertised);
+    expect(r.result.outcome).toBe("welcomed");
+  }, 40_000);
 
   /** Registers the SDK game server behind NAT A, then SIGKILLs the master node holding its socket. */
   async function startServerAndKillItsOwner() {
@@ -641,34 +611,30 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
     return { gs, owner, ownerIdx, mark, killedAt };
   }
 
-  itSdk(
-    "SIGKILL the node holding the server's socket: the server re-registers through the LB and a new client punches through",
-    async () => {
-      const { gs, owner, ownerIdx, mark, killedAt } = await startServerAndKillItsOwner();
-      // the LB notices the dead endpoint (like a cloud LB health check / kube-proxy):
-      // out of rotation, its conntrack entries dropped
-      await lab.removeLbBackend(M[ownerIdx] as string);
-      await gs.waitFrom(mark, (l) => l.ev === "master-closed", 5000, "master-closed");
-      await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
-      const reg2 = await waitRegistered(ADDR.natA.pub, owner, 15_000);
-      console.log(
-        `[nat-lab] failover: ${owner} killed; re-registered on ${String(reg2.ownerNodeId)} after ${Date.now() - killedAt} ms`,
-      );
+  it("SIGKILL the node holding the server's socket: the server re-registers through the LB and a new client punches through", async () => {
+    const { gs, owner, ownerIdx, mark, killedAt } = await startServerAndKillItsOwner();
+    // the LB notices the dead endpoint (like a cloud LB health check / kube-proxy):
+    // out of rotation, its conntrack entries dropped
+    await lab.removeLbBackend(M[ownerIdx] as string);
+    await gs.waitFrom(mark, (l) => l.ev === "master-closed", 5000, "master-closed");
+    await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
+    const reg2 = await waitRegistered(ADDR.natA.pub, owner, 15_000);
+    console.log(
+      `[nat-lab] failover: ${owner} killed; re-registered on ${String(reg2.ownerNodeId)} after ${Date.now() - killedAt} ms`,
+    );
 
-      const c = await startClient("client-70", ADDR.clientHosts[0]);
-      const { result } = await connect(c);
-      expect(result).toEqual({
-        outcome: "welcomed",
-        server: { ip: ADDR.natA.pub, port: GAME_PORT },
-      });
-      await gs.waitFor((l) => l.ev === "player" && l.ip === ADDR.natB.pub, 5000, "player event");
+    const c = await startClient("client-70", ADDR.clientHosts[0]);
+    const { result } = await connect(c);
+    expect(result).toEqual({
+      outcome: "welcomed",
+      server: { ip: ADDR.natA.pub, port: GAME_PORT },
+    });
+    await gs.waitFor((l) => l.ev === "player" && l.ip === ADDR.natB.pub, 5000, "player event");
 
-      // put the node back for any later test
-      await startMaster(ownerIdx);
-      await lab.setLbBackends([...M]);
-    },
-    60_000,
-  );
+    // put the node back for any later test
+    await startMaster(ownerIdx);
+    await lab.setLbBackends([...M]);
+  }, 60_000);
 
   /**
    * Same crash, but the LB only takes the dead node out of rotation and keeps
@@ -676,38 +642,34 @@ describe.skipIf(!avail.ok)("NAT lab (layer B: masters + SDK behind NATs)", () =>
    * server's UDP `reg` datagrams, sent from the same port, stay pinned to the
    * dead node's address; only the TCP re-registration reaches a live node.
    */
-  itSdk(
-    "SIGKILL owner, LB keeps the stale UDP flow (UDP reg lost): TCP re-registration reuses the stored UDP endpoint; a new client is welcomed",
-    async () => {
-      const { gs, owner, ownerIdx, mark } = await startServerAndKillItsOwner();
-      await lab.setLbBackends(
-        M.filter((_, i) => i !== ownerIdx),
-        M.filter((_, i) => i !== ownerIdx),
-      );
+  it("SIGKILL owner, LB keeps the stale UDP flow (UDP reg lost): TCP re-registration reuses the stored UDP endpoint; a new client is welcomed", async () => {
+    const { gs, owner, ownerIdx, mark } = await startServerAndKillItsOwner();
+    await lab.setLbBackends(
+      M.filter((_, i) => i !== ownerIdx),
+      M.filter((_, i) => i !== ownerIdx),
+    );
+    try {
+      await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
+      const udpFlow = (await lab.lbFlows("udp")).find((f) => f.src === ADDR.natA.pub);
+      let reg2: Record<string, unknown> | string;
       try {
-        await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
-        const udpFlow = (await lab.lbFlows("udp")).find((f) => f.src === ADDR.natA.pub);
-        let reg2: Record<string, unknown> | string;
-        try {
-          reg2 = await waitRegistered(ADDR.natA.pub, owner, 5000);
-        } catch (e) {
-          reg2 = String(e);
-        }
-        const c = await startClient("client-70", ADDR.clientHosts[0]);
-        const { result, ms } = await connect(c);
-        console.log(
-          `[nat-lab] stale UDP flow: server UDP reg pinned to ${udpFlow ? nodeOf(udpFlow.backend) : "none"} (killed ${owner}); admin after re-reg: ${JSON.stringify(reg2)}; new client: ${JSON.stringify(result)} in ${ms} ms`,
-        );
-        expect(udpFlow?.backend).toBe(M[ownerIdx]);
-        // observed: the master keeps the server's UDP endpoint across the TCP
-        // re-registration (same public port), so the connect still works
-        expect(typeof reg2).not.toBe("string");
-        expect(result.outcome).toBe("welcomed");
-      } finally {
-        await startMaster(ownerIdx);
-        await lab.setLbBackends([...M]);
+        reg2 = await waitRegistered(ADDR.natA.pub, owner, 5000);
+      } catch (e) {
+        reg2 = String(e);
       }
-    },
-    60_000,
-  );
+      const c = await startClient("client-70", ADDR.clientHosts[0]);
+      const { result, ms } = await connect(c);
+      console.log(
+        `[nat-lab] stale UDP flow: server UDP reg pinned to ${udpFlow ? nodeOf(udpFlow.backend) : "none"} (killed ${owner}); admin after re-reg: ${JSON.stringify(reg2)}; new client: ${JSON.stringify(result)} in ${ms} ms`,
+      );
+      expect(udpFlow?.backend).toBe(M[ownerIdx]);
+      // observed: the master keeps the server's UDP endpoint across the TCP
+      // re-registration (same public port), so the connect still works
+      expect(typeof reg2).not.toBe("string");
+      expect(result.outcome).toBe("welcomed");
+    } finally {
+      await startMaster(ownerIdx);
+      await lab.setLbBackends([...M]);
+    }
+  }, 60_000);
 });

@@ -16,6 +16,9 @@ import { ShardedPubSub } from "./pubsub-sharded.js";
 import { RedisRegistry } from "./redis-registry.js";
 import { StoreWakeups } from "./store-wakeups.js";
 
+/** How long start() waits for the node's channel subscription while Redis answers. */
+const SUBSCRIBE_AT_START_MS = 30_000;
+
 export interface RedisBackendOptions {
   target: RedisTarget;
   keyPrefix: string;
@@ -73,9 +76,10 @@ export class RedisBackend implements ClusterBackend {
     connection.commands.on("ready", preload);
     const subscribed = subscribeUntilDone(bus, log, () => backend.closed);
     const ready = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
-    // Bounded: a subscription that does not take yet goes on retrying in the background.
-    const waitMs = options.connectTimeoutMs ?? 5_000;
-    if (ready) await Promise.all([withinMs(subscribed, waitMs), preload()]);
+    // A node must hear its channel before it takes games (else their routed -1s are
+    // lost): with Redis reachable, start waits for the subscription, which on a busy
+    // Redis Cluster can take a few seconds; bounded all the same, then it retries on.
+    if (ready) await Promise.all([withinMs(subscribed, SUBSCRIBE_AT_START_MS), preload()]);
     else log.warn("redis not reachable yet: answering -2 meanwhile, retrying in the background");
     return backend;
   }
