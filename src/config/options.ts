@@ -364,8 +364,8 @@ export const OPTIONS = {
     flag: "--lobby-data-max-bytes",
     env: "GMNET_LOBBY_DATA_MAX_BYTES",
     parser: int(1, 1024),
-    default: 100,
-    help: "Longest stored lobby data field (data1..data8, UTF-8 bytes); longer ones are cut and counted",
+    default: 64,
+    help: "Longest stored lobby data field (data1..data8, UTF-8 bytes); longer ones are cut and counted. 64: eight full fields, even JSON-escaped, still fit one 1200-byte lobby reply",
   }),
   lobbyCacheMs: option({
     flag: "--lobby-cache-ms",

@@ -106,6 +106,10 @@ export class TcpSession implements GameConnection {
     return this.isClosed;
   }
 
+  get pendingReplies(): number {
+    return this.pacer.pending;
+  }
+
   send(reply: Buffer): boolean {
     if (this.isClosed || this.ending) return false;
     return this.pacer.send(reply);

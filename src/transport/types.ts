@@ -12,6 +12,8 @@ export interface GameConnection {
   readonly remotePort: number;
   role: ConnectionRole;
   readonly closed: boolean;
+  /** Replies waiting in this socket's pacer (a game server's -1 backlog). */
+  readonly pendingReplies: number;
   /**
    * Queues one reply; replies to one socket are paced so a game reads each
    * alone. False when it was not queued (closed, or too many already wait).

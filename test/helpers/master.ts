@@ -3,7 +3,7 @@
 // public IPs on Linux), and event-driven waiting (no sleeps).
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect as tcpConnect, type Socket } from "node:net";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { loadConfig, type MasterConfig } from "../../src/config/index.js";
 import { type BackendFactory, MasterNode } from "../../src/master-node.js";
 import { encodeReg2Request, encodeRegRequest, encodeUdpRequest } from "../../src/protocol/index.js";
@@ -42,6 +42,8 @@ export interface StartMasterOptions {
   /** The cluster backend; the default is the node's own choice (memory without REDIS_URL). */
   createBackend?: BackendFactory;
   nodeId?: string;
+  /** Where the node logs (default: silent). */
+  logger?: Logger;
 }
 
 /** Defaults that keep tests quick (short reply gap and waits); `env` and `config` override them. */
@@ -74,7 +76,7 @@ export async function startMaster(options: StartMasterOptions = {}): Promise<Tes
     ...options.env,
   };
   const loaded = loadConfig({ argv: [], env });
-  const logger = pino({ level: "silent" });
+  const logger = options.logger ?? pino({ level: "silent" });
   for (let attempt = 0; ; attempt++) {
     const httpPort = options.http ? await freeTcpPort() : 0;
     const config: MasterConfig = {
@@ -317,9 +319,20 @@ export async function registerLobbyFixture(
   }
 }
 
-/** The exact bytes of a `-1` reply. */
-export function peerFoundBytes(ip: string, port: number): Buffer {
-  return Buffer.concat([Buffer.from([0xff]), Buffer.from(`${ip}\0${port}\0`)]);
+/** The exact bytes of a `-1` reply (written out by hand in wire.ts). */
+export { peerReply as peerFoundBytes } from "./wire.js";
+
+/** Log lines a node writes, parsed (for tests that count lines). */
+export function capturedLogger(level = "info"): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+} {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level },
+    { write: (text: string) => lines.push(JSON.parse(text) as Record<string, unknown>) },
+  );
+  return { logger, lines };
 }
 
 const SOCKET_RESOURCES = new Set([

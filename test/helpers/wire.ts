@@ -30,3 +30,23 @@ export function tcpLobby2(
     "utf8",
   );
 }
+
+const PROXY_V2_SIGNATURE = Buffer.from("0D0A0D0A000D0A515549540A", "hex");
+
+/** A PROXY protocol v2 header (PROXY command, or LOCAL) naming `source` (4 or 16 address bytes). */
+export function proxyV2Header(
+  family: "tcp4" | "tcp6" | "local",
+  source?: Buffer,
+  sourcePort = 0,
+): Buffer {
+  const addressBytes = family === "tcp4" ? 12 : family === "tcp6" ? 36 : 0;
+  const header = Buffer.alloc(16 + addressBytes);
+  PROXY_V2_SIGNATURE.copy(header, 0);
+  header[12] = family === "local" ? 0x20 : 0x21;
+  header[13] = family === "tcp4" ? 0x11 : family === "tcp6" ? 0x21 : 0x00;
+  header.writeUInt16BE(addressBytes, 14);
+  if (source) source.copy(header, 16);
+  if (family === "tcp4") header.writeUInt16BE(sourcePort, 24);
+  if (family === "tcp6") header.writeUInt16BE(sourcePort, 48);
+  return header;
+}

@@ -23,10 +23,10 @@ import {
   type TestMaster,
   waitFor,
 } from "../helpers/master.js";
+import { NOT_FOUND, proxyV2Header } from "../helpers/wire.js";
 
 const SERVER_IP = "127.0.0.2";
 const CLIENT_IP = "127.0.0.3";
-const NOT_FOUND = Buffer.from([0xfe]);
 
 const resources = new Resources();
 afterEach(async () => {
@@ -435,26 +435,12 @@ describe("diagnostics and bad input", () => {
 });
 
 describe("PROXY protocol v2", () => {
-  const SIGNATURE = Buffer.from("0D0A0D0A000D0A515549540A", "hex");
-
   /** PROXY v2, trusted from the loopback range the tests connect from. */
   const PROXY_V2_FROM_LOOPBACK = {
     GMNET_PROXY_PROTOCOL: "v2",
     GMNET_PROXY_TRUSTED_CIDRS: "127.0.0.0/8",
   };
-
-  function proxyHeader(family: "tcp4" | "tcp6" | "local", source?: Buffer, sourcePort = 0): Buffer {
-    const addressBytes = family === "tcp4" ? 12 : family === "tcp6" ? 36 : 0;
-    const header = Buffer.alloc(16 + addressBytes);
-    SIGNATURE.copy(header, 0);
-    header[12] = family === "local" ? 0x20 : 0x21;
-    header[13] = family === "tcp4" ? 0x11 : family === "tcp6" ? 0x21 : 0x00;
-    header.writeUInt16BE(addressBytes, 14);
-    if (source) source.copy(header, 16);
-    if (family === "tcp4") header.writeUInt16BE(sourcePort, 24);
-    if (family === "tcp6") header.writeUInt16BE(sourcePort, 48);
-    return header;
-  }
+  const proxyHeader = proxyV2Header;
 
   it("a TCP4 header registers the server under the address the proxy reports", async () => {
     const master = await startMaster({ env: PROXY_V2_FROM_LOOPBACK });
