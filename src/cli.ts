@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry: parse configuration, start one master node, drain on SIGTERM/SIGINT.
 import { ConfigError, helpText, loadConfig } from "./config/index.js";
+import { StartupError } from "./errors.js";
 import { createLogger } from "./logging.js";
 import { MasterNode } from "./master-node.js";
 import { runProbe } from "./probe.js";
@@ -70,7 +71,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     node = await MasterNode.start(config, logger);
   } catch (error) {
-    logger.fatal({ err: (error as Error).message }, "could not start");
+    // A misconfiguration found at start (Redis refused the credentials): one line, exit 2.
+    if (error instanceof StartupError) {
+      process.stderr.write(`gmnet-master: ${error.message}\n`);
+      return 2;
+    }
+    logger.fatal({ err: error }, "could not start");
     return 1;
   }
   let stopping = false;

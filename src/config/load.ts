@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { StartupError } from "../errors.js";
 import { OPTIONS, type OptionKey, type OptionSpec, type OptionValues } from "./options.js";
 import type { HostPort, RawValue } from "./parsers.js";
 
@@ -31,9 +32,9 @@ export type MasterConfig = Omit<OptionValues, StoreOptionKey | "nodeId" | "drain
   drainTimeoutMs: number;
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    super("config", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
     this.name = "ConfigError";
   }
 }

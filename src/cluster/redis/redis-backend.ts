@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { RedisTarget } from "../../config/index.js";
 import type { BadInputLog } from "../../bad-input.js";
+import { StartupError } from "../../errors.js";
 import type { MasterMetrics } from "../../metrics.js";
 import type { StoreTimings } from "../timing.js";
 import type { ClusterBackend, ClusterStatus } from "../types.js";
@@ -70,17 +71,32 @@ export class RedisBackend implements ClusterBackend {
     const nodes = new RedisNodeDirectory(connection.commands, keys, options.timings.leaseMs);
     const backend = new RedisBackend(connection, registry, bus, nodes);
     const preload = () =>
-      registry
-        .preloadScripts()
-        .catch((error: Error) => log.debug({ err: error }, "script preload failed"));
+      registry.preloadScripts().catch((error: Error) => {
+        connection.noteCommandError(error);
+        log.debug({ err: error }, "script preload failed");
+      });
     connection.commands.on("ready", preload);
-    const subscribed = subscribeUntilDone(bus, log, () => backend.closed);
-    const ready = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
-    // A node must hear its channel before it takes games (else their routed -1s are
-    // lost): with Redis reachable, start waits for the subscription, which on a busy
-    // Redis Cluster can take a few seconds; bounded all the same, then it retries on.
-    if (ready) await Promise.all([withinMs(subscribed, SUBSCRIBE_AT_START_MS), preload()]);
-    else log.warn("redis not reachable yet: answering -2 meanwhile, retrying in the background");
+    const subscribed = subscribeUntilDone(
+      bus,
+      log,
+      (error: Error) => connection.noteCommandError(error),
+      () => backend.closed || connection.currentRefusal !== null,
+    );
+    const state = await connection.waitUntilReady(options.connectTimeoutMs ?? 5_000);
+    if (state === "ready") {
+      // A node must hear its channel before it takes games (else their routed -1s are
+      // lost): with Redis reachable, start waits for the subscription, which on a busy
+      // Redis Cluster can take a few seconds; bounded all the same, then it retries on.
+      await Promise.all([withinMs(subscribed, SUBSCRIBE_AT_START_MS), preload()]);
+    } else if (state === "timeout") {
+      log.warn("redis not reachable yet: answering -2 meanwhile, retrying in the background");
+    }
+    // Refused credentials or permissions do not heal by retrying: stop, naming the option.
+    const refusal = typeof state === "object" ? state : connection.currentRefusal;
+    if (refusal) {
+      await backend.close();
+      throw refusedError(options.target, options.keyPrefix, refusal.refused, refusal.error);
+    }
     return backend;
   }
 
@@ -105,20 +121,24 @@ export class RedisBackend implements ClusterBackend {
 /**
  * Subscribes the node's channel, retrying until it takes: a Redis Cluster
  * refuses a sharded subscription until it knows its slots, and a Redis that
- * is away refuses everything.
+ * is away refuses everything. A refusal of our credentials or permissions
+ * stops it (retrying would not help).
  */
 async function subscribeUntilDone(
   bus: RedisBus,
   log: Logger,
-  closed: () => boolean,
+  noteError: (error: Error) => void,
+  stop: () => boolean,
 ): Promise<void> {
-  for (let attempt = 0; !closed(); attempt++) {
+  for (let attempt = 0; !stop(); attempt++) {
     try {
       await bus.start();
       return;
     } catch (error) {
-      if (attempt === 0)
-        log.debug({ err: error }, "subscribing the node's channel failed; retrying");
+      noteError(error as Error);
+      // One warning once it is clearly not a start-up race: routed -1s cannot reach this node.
+      if (attempt === 5)
+        log.warn({ err: error }, "cannot subscribe the node's channel yet; retrying");
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)).unref(),
       );
@@ -128,4 +148,27 @@ async function subscribeUntilDone(
 
 function withinMs(work: Promise<unknown>, ms: number): Promise<unknown> {
   return Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+}
+
+/** One line naming what to fix, for a node Redis refused at start. */
+function refusedError(
+  target: RedisTarget,
+  keyPrefix: string,
+  refused: "credentials" | "permissions",
+  error: Error,
+): StartupError {
+  if (refused === "credentials") {
+    const where =
+      target.kind === "url"
+        ? "the password in REDIS_URL (redis://user:password@host) or GMNET_REDIS_PASSWORD"
+        : "GMNET_REDIS_PASSWORD";
+    return new StartupError(
+      "store_credentials",
+      `Redis refused the node's credentials (${error.message}): check ${where}`,
+    );
+  }
+  return new StartupError(
+    "store_permissions",
+    `the Redis user may not run what the node needs (${error.message}): its ACL needs +@scripting +@pubsub +@read +@write +@keyspace +@connection on keys ~{${keyPrefix}}:* and channels &{${keyPrefix}}:* (the user comes from REDIS_URL)`,
+  );
 }

@@ -7,6 +7,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "../../config/index.js";
 import type { MasterMetrics } from "../../metrics.js";
+import { ThrottledLog } from "../../util/log-throttle.js";
 import type { RedisClient } from "./redis-script.js";
 
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -47,6 +48,21 @@ function createClient(target: RedisTarget, overrides: RedisOptions): RedisClient
   }
 }
 
+/** Redis refused who we are (password, ACL user) or what we may do (ACL permissions). */
+export function credentialProblem(error: Error): "credentials" | "permissions" | null {
+  const text = error.message;
+  if (/^NOPERM\b/.test(text)) return "permissions";
+  if (/^(NOAUTH|WRONGPASS)\b|ERR invalid password|ERR AUTH|invalid username-password/.test(text))
+    return "credentials";
+  return null;
+}
+
+/** How a start-up wait for Redis ended. */
+export type ReadyState =
+  | "ready"
+  | "timeout"
+  | { refused: "credentials" | "permissions"; error: Error };
+
 export class RedisConnection extends EventEmitter {
   /** Commands: fail fast when disconnected. */
   readonly commands: RedisClient;
@@ -54,6 +70,10 @@ export class RedisConnection extends EventEmitter {
   readonly subscriber: RedisClient;
   private wasReady = false;
   private lostSinceReady = false;
+  /** Errors repeat at every reconnect while Redis is away: one line a second per kind. */
+  private readonly log: ThrottledLog;
+  /** The last refusal of our credentials or permissions, while it lasts. */
+  private refusal: { refused: "credentials" | "permissions"; error: Error } | null = null;
 
   constructor(
     target: RedisTarget,
@@ -61,6 +81,7 @@ export class RedisConnection extends EventEmitter {
     private readonly logger: Logger,
   ) {
     super();
+    this.log = new ThrottledLog(logger);
     this.commands = createClient(target, {});
     this.subscriber = createClient(target, {
       enableOfflineQueue: true,
@@ -75,27 +96,47 @@ export class RedisConnection extends EventEmitter {
     return this.commands.status === "ready" && this.subscriber.status === "ready";
   }
 
-  /** Waits until both connections are ready, up to `timeoutMs`; resolves false on time-out. */
-  waitUntilReady(timeoutMs: number): Promise<boolean> {
-    if (this.reachable) return Promise.resolve(true);
+  /**
+   * Waits until both connections are ready, up to `timeoutMs`; a refusal of
+   * our credentials or permissions ends the wait at once (it will not heal).
+   */
+  waitUntilReady(timeoutMs: number): Promise<ReadyState> {
+    if (this.reachable) return Promise.resolve("ready");
+    if (this.refusal) return Promise.resolve(this.refusal);
     return new Promise((resolve) => {
       const onReady = () => {
         if (!this.reachable) return;
         cleanup();
-        resolve(true);
+        resolve("ready");
+      };
+      const onRefused = (refusal: { refused: "credentials" | "permissions"; error: Error }) => {
+        cleanup();
+        resolve(refusal);
       };
       const timer = setTimeout(() => {
         cleanup();
-        resolve(false);
+        resolve("timeout");
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
         this.commands.off("ready", onReady);
         this.subscriber.off("ready", onReady);
+        this.off("refused", onRefused);
       };
       this.commands.on("ready", onReady);
       this.subscriber.on("ready", onReady);
+      this.on("refused", onRefused);
     });
+  }
+
+  get currentRefusal(): { refused: "credentials" | "permissions"; error: Error } | null {
+    return this.refusal;
+  }
+
+  /** A refusal seen by a command (an ACL denying EVALSHA, say) counts like one at connect. */
+  noteCommandError(error: Error): void {
+    const refused = credentialProblem(error);
+    if (refused) this.refuse(refused, error);
   }
 
   async close(): Promise<void> {
@@ -110,7 +151,13 @@ export class RedisConnection extends EventEmitter {
   private watch(client: RedisClient, role: string): void {
     client.on("error", (error: Error) => {
       this.metrics.redisErrors.inc();
-      this.logger.warn({ role, err: error.message }, "redis error");
+      const refused = credentialProblem(error);
+      if (refused) this.refuse(refused, error);
+      this.log.warn(
+        { role, err: error },
+        "redis error",
+        `redis error:${role}:${refused ?? "other"}`,
+      );
     });
     client.on("reconnecting", () => {
       this.metrics.redisReconnects.inc();
@@ -119,6 +166,7 @@ export class RedisConnection extends EventEmitter {
     });
     client.on("end", () => this.metrics.storeReachable.set(0));
     client.on("ready", () => {
+      this.refusal = null;
       if (!this.reachable) return;
       this.metrics.storeReachable.set(1);
       if (this.wasReady && this.lostSinceReady) {
@@ -130,5 +178,10 @@ export class RedisConnection extends EventEmitter {
       this.wasReady = true;
       this.lostSinceReady = false;
     });
+  }
+
+  private refuse(refused: "credentials" | "permissions", error: Error): void {
+    this.refusal = { refused, error };
+    this.emit("refused", this.refusal);
   }
 }
