@@ -25,6 +25,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/copy-assets.mjs ./scripts/copy-assets.mjs
 RUN npm run build
 
 # ----------------------------------------------------------------- deps ----

@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     node.drain().then(
       () => process.exit(0),
       (error: Error) => {
-        logger.error({ err: error.message }, "drain failed");
+        logger.error({ err: error }, "drain failed");
         process.exit(1);
       },
     );

@@ -20,42 +20,43 @@ export const CONNECT_OUTCOMES = [
 export type ConnectOutcome = (typeof CONNECT_OUTCOMES)[number];
 
 export class MasterMetrics {
-  readonly registry = new Registry();
+  /** prom-client's registry of this node's metrics (not the game registry: that is the store's). */
+  readonly prometheus = new Registry();
 
   readonly registeredServers = new Gauge({
     name: "gmnet_registered_servers",
     help: "Registered game servers: held by this node (scope=node) or in the whole cluster (scope=cluster)",
     labelNames: ["scope"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly tcpConnections = new Gauge({
     name: "gmnet_tcp_connections",
     help: "Open TCP connections by role",
     labelNames: ["role"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly udpDatagrams = new Counter({
     name: "gmnet_udp_datagrams_total",
     help: "UDP datagrams received, by command and result",
     labelNames: ["command", "result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly tcpCommands = new Counter({
     name: "gmnet_tcp_commands_total",
     help: "TCP commands received, by command and result",
     labelNames: ["command", "result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly connectOutcomes = new Counter({
     name: "gmnet_connect_outcomes_total",
     help: "Outcomes of TCP connect requests",
     labelNames: ["outcome"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly connectRepeats = new Counter({
     name: "gmnet_connect_repeats_total",
     help: "Connects repeated for the same client IP and server within the punch timeout (a likely punch failure)",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly mediationSeconds = new Histogram({
     name: "gmnet_mediation_duration_seconds",
@@ -64,71 +65,71 @@ export class MasterMetrics {
     buckets: [
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
     ],
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly busMessages = new Counter({
     name: "gmnet_bus_messages_total",
     help: "Messages between nodes, by direction (sent/received), type and result",
     labelNames: ["direction", "type", "result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly redisErrors = new Counter({
     name: "gmnet_redis_errors_total",
     help: "Redis command or connection errors",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly redisReconnects = new Counter({
     name: "gmnet_redis_reconnects_total",
     help: "Redis reconnections after a lost connection",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly badInput = new Counter({
     name: "gmnet_bad_input_total",
     help: "Rejected input by reason",
     labelNames: ["reason"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly lobbyRequests = new Counter({
     name: "gmnet_lobby_requests_total",
     help: "lobby2 requests by result",
     labelNames: ["result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly lobbyCache = new Counter({
     name: "gmnet_lobby_cache_total",
     help: "lobby2 answers from the node's lobby cache (hit) or from the store (miss)",
     labelNames: ["result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly storeReachable = new Gauge({
     name: "gmnet_store_up",
     help: "1 while the shared store (Redis) is reachable, 0 otherwise",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly draining = new Gauge({
     name: "gmnet_draining",
     help: "1 while this node drains (not ready; handing its game servers over)",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly drainOverrun = new Gauge({
     name: "gmnet_drain_overrun",
     help: "1 while this node drains past its deadline (GMNET_DRAIN_TIMEOUT_MS)",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly drainHandovers = new Counter({
     name: "gmnet_drain_handovers_total",
     help: "Game servers a draining node handed over: on_time (just before their ping) or deadline (reset at the drain deadline)",
     labelNames: ["result"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
   readonly sourceAddressCollapsed = new Gauge({
     name: "gmnet_source_address_collapsed",
     help: "1 when recent game connections all came from one source address (a load balancer hiding sources)",
-    registers: [this.registry],
+    registers: [this.prometheus],
   });
 
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) collectDefaultMetrics({ register: this.prometheus });
     for (const role of ["unknown", "server", "client", "lobby"])
       this.tcpConnections.set({ role }, 0);
     // Every series exists from the start, so rates and alerts see a 0, not nothing.
@@ -141,7 +142,7 @@ export class MasterMetrics {
     name: "gmnet_build_info",
     help: "Always 1; labelled with this node's gmnet-master version and Node.js version",
     labelNames: ["version", "node_version"] as const,
-    registers: [this.registry],
+    registers: [this.prometheus],
     collect() {
       this.set({ version: MASTER_VERSION, node_version: process.versions.node }, 1);
     },

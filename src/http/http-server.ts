@@ -167,8 +167,8 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
   });
 
   app.get("/metrics", async (_request, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.header("content-type", deps.metrics.registry.contentType).send(body);
+    const body = await deps.metrics.prometheus.metrics();
+    return reply.header("content-type", deps.metrics.prometheus.contentType).send(body);
   });
 
   app.register(async (admin) => {
@@ -295,7 +295,7 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
   app.setErrorHandler(
     async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
       const statusCode = error.statusCode ?? 500;
-      if (statusCode >= 500) deps.logger.error({ err: error.message }, "admin API error");
+      if (statusCode >= 500) deps.logger.error({ err: error }, "admin API error");
       return reply.code(statusCode).send({
         error: statusCode >= 500 ? "internal_error" : (error.code ?? "bad_request"),
         message: statusCode >= 500 ? "internal error (see the node's log)" : error.message,

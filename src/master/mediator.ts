@@ -34,7 +34,7 @@ import { InFlight } from "./in-flight.js";
 import { LobbyService } from "./lobby-service.js";
 import { OwnedServers } from "./owned-servers.js";
 import { RepeatedConnects } from "./repeated-connects.js";
-import { compareVersions } from "./version.js";
+import { compareVersions } from "./compare-versions.js";
 
 export interface MediatorOptions extends AdmissionOptions {
   nodeId: string;
@@ -128,7 +128,7 @@ export class Mediator implements CommandHandler {
         this.owned.notePing(connection.id);
         return;
       case "connect":
-        connection.role = "client";
+        connection.assignRole("client");
         return this.inFlight.track(
           new ConnectAttempt(this.connectDeps, connection).run(command.serverIp),
         );
@@ -285,7 +285,7 @@ export class Mediator implements CommandHandler {
       }
       this.serverSlots.set(connection.id, slot);
     }
-    connection.role = "server";
+    connection.assignRole("server");
     connection.keepAlive();
     this.owned.hold(connection);
     let result: Awaited<ReturnType<Registry["registerServer"]>>;
@@ -343,7 +343,7 @@ export class Mediator implements CommandHandler {
   }
 
   private async lobby(connection: GameConnection, query: LobbyQuery): Promise<void> {
-    connection.role = "lobby";
+    connection.assignRole("lobby");
     if (!this.options.lobbyEnabled) {
       this.metrics.lobbyRequests.inc({ result: "disabled" });
       connection.endAfterReplies(); // the reference stays silent when its lobby is off

@@ -84,7 +84,7 @@ export class TcpSession implements GameConnection {
 
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (error) => this.logger.debug({ err: error.message }, "socket error"));
+    socket.on("error", (error) => this.logger.debug({ err: error }, "socket error"));
     socket.on("close", () => this.finish());
     this.armIdleTimer();
   }
@@ -93,7 +93,7 @@ export class TcpSession implements GameConnection {
     return this.currentRole;
   }
 
-  set role(role: ConnectionRole) {
+  assignRole(role: ConnectionRole): void {
     if (role === this.currentRole) return;
     if (!this.isClosed) {
       this.context.metrics.tcpConnections.dec({ role: this.currentRole });

@@ -10,7 +10,9 @@ export interface GameConnection {
   /** Canonical public IP of the peer (after PROXY protocol, if on). */
   readonly remoteIp: string;
   readonly remotePort: number;
-  role: ConnectionRole;
+  readonly role: ConnectionRole;
+  /** Says what the connection turned out to be (moves it between gmnet_tcp_connections' roles). */
+  assignRole(role: ConnectionRole): void;
   readonly closed: boolean;
   /** Replies waiting in this socket's pacer (a game server's -1 backlog). */
   readonly pendingReplies: number;

@@ -34,7 +34,7 @@ const PENDING_METRICS: Record<string, string> = {};
 
 function exportedMetricNames(): Set<string> {
   const names = new Set<string>();
-  for (const m of new MasterMetrics({ processMetrics: true }).registry.getMetricsAsArray()) {
+  for (const m of new MasterMetrics({ processMetrics: true }).prometheus.getMetricsAsArray()) {
     const { name, type } = m as unknown as { name: string; type: string };
     names.add(name);
     if (type === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(name + s);

@@ -150,6 +150,14 @@ describe("runtime", () => {
     expect(major).toBeGreaterThanOrEqual(Number(min?.[1]));
   });
 
+  it("the image's build stage copies every file `npm run build` runs", () => {
+    const build = pkg.scripts.build as string;
+    const dockerfile = read("Dockerfile");
+    for (const file of build.match(/scripts\/[\w.-]+/g) ?? [])
+      expect(dockerfile, `the Dockerfile must COPY ${file}`).toContain(file);
+    expect(dockerfile).toMatch(/^COPY src \.\/src$/m);
+  });
+
   it("compose pins every image to a release (no floating tags)", () => {
     for (const [name, service] of Object.entries(compose.services as Record<string, Obj>)) {
       const image = (service.image ?? (compose["x-node"] as Obj).image) as string;

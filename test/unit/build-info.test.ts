@@ -6,7 +6,7 @@ import { MASTER_VERSION } from "../../src/version.js";
 describe("gmnet_build_info", () => {
   it("is 1, labelled with the package version and the Node.js version", async () => {
     const metrics = new MasterMetrics({ processMetrics: false });
-    const text = await metrics.registry.metrics();
+    const text = await metrics.prometheus.metrics();
     expect(text).toContain(
       `gmnet_build_info{version="${MASTER_VERSION}",node_version="${process.versions.node}"} 1`,
     );
