@@ -1,5 +1,7 @@
 // Prometheus metrics of one node. Label sets are bounded (never an IP).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { TcpCommandKind, UdpCommandKind } from "./protocol/index.js";
+import type { ConnectionRole } from "./transport/types.js";
 import { BAD_INPUT_REASONS } from "./bad-input.js";
 import { MASTER_VERSION } from "./version.js";
 
@@ -127,6 +129,63 @@ export class MasterMetrics {
     help: "1 when recent game connections all came from one source address (a load balancer hiding sources)",
     registers: [this.prometheus],
   });
+
+  /**
+   * Label children of the per-connect series, bound once: a label lookup hashes
+   * its labels on every call, which the hot path should not pay.
+   */
+  private readonly byRole = new Map<ConnectionRole, { inc(): void; dec(): void }>();
+  private readonly commandsOk = new Map<string, { inc(): void }>();
+  private readonly datagramsOk = new Map<string, { inc(): void }>();
+  private readonly outcomes = new Map<ConnectOutcome, { inc(): void }>();
+  private readonly mediationByRoute = new Map<"local" | "remote", { observe(v: number): void }>();
+
+  /** One open connection more (+1) or less (-1) in `role`. */
+  countConnection(role: ConnectionRole, delta: 1 | -1): void {
+    let child = this.byRole.get(role);
+    if (!child) {
+      child = this.tcpConnections.labels(role);
+      this.byRole.set(role, child);
+    }
+    if (delta > 0) child.inc();
+    else child.dec();
+  }
+
+  countTcpCommandOk(kind: TcpCommandKind): void {
+    let child = this.commandsOk.get(kind);
+    if (!child) {
+      child = this.tcpCommands.labels(kind, "ok");
+      this.commandsOk.set(kind, child);
+    }
+    child.inc();
+  }
+
+  countDatagramOk(kind: UdpCommandKind): void {
+    let child = this.datagramsOk.get(kind);
+    if (!child) {
+      child = this.udpDatagrams.labels(kind, "ok");
+      this.datagramsOk.set(kind, child);
+    }
+    child.inc();
+  }
+
+  countConnectOutcome(outcome: ConnectOutcome): void {
+    let child = this.outcomes.get(outcome);
+    if (!child) {
+      child = this.connectOutcomes.labels(outcome);
+      this.outcomes.set(outcome, child);
+    }
+    child.inc();
+  }
+
+  observeMediation(route: "local" | "remote", seconds: number): void {
+    let child = this.mediationByRoute.get(route);
+    if (!child) {
+      child = this.mediationSeconds.labels(route);
+      this.mediationByRoute.set(route, child);
+    }
+    child.observe(seconds);
+  }
 
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.prometheus });

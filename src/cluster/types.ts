@@ -63,20 +63,23 @@ export interface RegisterServerResult {
  * the server's socket was reset so it re-registers elsewhere; wait for that.
  * A caller always awaits a `waiting` or `handover` lookup (that releases it).
  */
+/** The server as a lookup saw it: read it, never change it (a store may share it). */
+type LookedUp = Readonly<ServerRegistration>;
+
 export type ConnectLookup =
   | { status: "not_found" }
-  | { status: "server_udp_unknown"; server: ServerRegistration }
-  | { status: "busy"; server: ServerRegistration }
+  | { status: "server_udp_unknown"; server: LookedUp }
+  | { status: "busy"; server: LookedUp }
   | {
       status: "handover";
-      server: ServerRegistration;
+      server: LookedUp;
       /** True once a new registration from the server's IP lands, false after the timeout. */
       awaitRegistration(timeoutMs: number): Promise<boolean>;
     }
-  | { status: "ready"; server: ServerRegistration; clientUdpPort: number }
+  | { status: "ready"; server: LookedUp; clientUdpPort: number }
   | {
       status: "waiting";
-      server: ServerRegistration;
+      server: LookedUp;
       awaitClientUdp(timeoutMs: number): Promise<number | null>;
     };
 

@@ -36,9 +36,11 @@ export interface ConnectDependencies {
 }
 
 export class ConnectAttempt {
-  private readonly startedAt = process.hrtime.bigint();
+  private readonly startedAtMs = performance.now();
   private readonly clientIp: string;
-  private context: Record<string, string> = {};
+  private serverIp: string | null = null;
+  /** Details for a log line; set only on the paths that log. */
+  private readonly extra: Record<string, string> = {};
 
   constructor(
     private readonly deps: ConnectDependencies,
@@ -56,17 +58,17 @@ export class ConnectAttempt {
       });
       return this.answerNotFound("not_found");
     }
-    this.context = { server: deps.formatIp(serverIp), client: deps.formatIp(this.clientIp) };
+    this.serverIp = serverIp;
     if (!deps.admission.allowConnect(this.clientIp)) {
       deps.badInput.report("connect_rate_limited", "connect answered -2: source over its rate", {
-        client: this.context.client,
+        client: deps.formatIp(this.clientIp),
       });
       return this.answerNotFound("rate_limited");
     }
     if (deps.repeats.note(this.clientIp, serverIp)) {
       deps.metrics.connectRepeats.inc();
       deps.log.info(
-        this.context,
+        this.describe(),
         "repeated connect for the same server: the previous punch likely failed",
       );
     }
@@ -87,7 +89,7 @@ export class ConnectAttempt {
             ? await lookup.awaitClientUdp(deps.clientUdpWaitMs)
             : null;
     } catch (error) {
-      this.context.err = String((error as Error).message);
+      this.extra.err = String((error as Error).message);
       return this.answerNotFound("store_error");
     }
     switch (lookup.status) {
@@ -116,19 +118,27 @@ export class ConnectAttempt {
         // Nobody holds that socket any more: the entry is stale. Remove exactly it.
         await deps.owned.unregister(serverIp, server.ownerConnectionId);
       }
-      this.context.owner = server.ownerNodeId;
+      this.extra.owner = server.ownerNodeId;
       return this.answerNotFound(delivery);
     }
     this.connection.send(encodePeerFound(server.ip, serverUdpPort));
-    const seconds = Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+    const seconds = (performance.now() - this.startedAtMs) / 1000;
     const route = server.ownerNodeId === deps.nodeId ? "local" : "remote";
-    deps.metrics.mediationSeconds.observe({ route }, seconds);
-    deps.metrics.connectOutcomes.inc({ outcome: "found" });
+    deps.metrics.observeMediation(route, seconds);
+    deps.metrics.countConnectOutcome("found");
     // Per connect: debug (the counts are in metrics; info would be a line per connect).
-    deps.logger.debug(
-      { ...this.context, serverUdpPort, clientUdpPort, route, ms: Math.round(seconds * 1e4) / 10 },
-      "connect mediated",
-    );
+    if (deps.logger.isLevelEnabled("debug")) {
+      deps.logger.debug(
+        {
+          ...this.describe(),
+          serverUdpPort,
+          clientUdpPort,
+          route,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
+        "connect mediated",
+      );
+    }
   }
 
   /** Hands the server its `-1` on whichever node holds its socket. */
@@ -161,10 +171,20 @@ export class ConnectAttempt {
     return ownerAlive ? "owner_unreachable" : "owner_gone";
   }
 
+  /** The IPs as the log-IP setting shows them: formatted only when a line is written. */
+  private describe(): Record<string, string> {
+    const { formatIp } = this.deps;
+    return {
+      ...(this.serverIp === null ? {} : { server: formatIp(this.serverIp) }),
+      client: formatIp(this.clientIp),
+      ...this.extra,
+    };
+  }
+
   /** Answers `-2` (the client then tries a direct connect) and counts why. */
   private answerNotFound(outcome: ConnectOutcome): void {
-    this.deps.metrics.connectOutcomes.inc({ outcome });
-    this.deps.log.info({ ...this.context, outcome }, "connect answered -2", `-2:${outcome}`);
+    this.deps.metrics.countConnectOutcome(outcome);
+    this.deps.log.info({ ...this.describe(), outcome }, "connect answered -2", `-2:${outcome}`);
     this.connection.send(encodeServerNotFound());
   }
 }

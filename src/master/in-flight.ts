@@ -14,17 +14,23 @@ export class InFlight {
 
   track(work: Promise<unknown>): Promise<void> {
     this.count++;
-    return work
-      .then(() => undefined)
-      .catch((error: unknown) => this.logger.error({ err: error }, "unexpected error in command"))
-      .finally(() => {
-        this.count--;
-        if (this.count === 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const resolve of waiters) resolve();
-        }
-      });
+    // One reaction for both outcomes: this runs for every command.
+    return work.then(
+      () => this.done(),
+      (error: unknown) => {
+        this.logger.error({ err: error }, "unexpected error in command");
+        this.done();
+      },
+    );
+  }
+
+  private done(): void {
+    this.count--;
+    if (this.count === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 
   /** Resolves when nothing is in flight. */

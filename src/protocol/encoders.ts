@@ -2,19 +2,14 @@
 // reply; the transport must send it in one write.
 import { LOBBY_DATA_FIELDS, type LobbyEntry, ReplyId } from "./messages.js";
 
-const NUL = Buffer.from([0]);
-
 function idByte(id: number): Buffer {
   return Buffer.from([id & 0xff]);
 }
 
-function cString(text: string): Buffer {
-  return Buffer.concat([Buffer.from(text, "utf8"), NUL]);
-}
-
 /** `-1`: the peer's public UDP endpoint, ip and port as NUL-terminated text. */
 export function encodePeerFound(ip: string, port: number): Buffer {
-  return Buffer.concat([idByte(ReplyId.master), cString(ip), cString(String(port))]);
+  // One allocation: latin1 maps U+00FF to the byte FF, and IPs and ports are ASCII.
+  return Buffer.from(`\u00ff${ip}\u0000${port}\u0000`, "latin1");
 }
 
 /** `-2`: the requested server is not registered (or could not be mediated). */

@@ -108,6 +108,8 @@ export class TcpCommandDecoder {
     }
     if (this.lines.length < 1 + argumentCount) return null;
     const args = this.lines.splice(0).slice(1);
+    // Between commands nothing is held: a kept server socket then costs no line buffer.
+    this.lineBuffer = null;
     const built = buildCommand(name, args);
     if (!built.ok) this.failure = built.error;
     return built;

@@ -11,9 +11,10 @@ import type { BadInputLog, BadInputReason } from "../bad-input.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { type Cidr, decodeUdpDatagram, normalizeIp, sourceKey } from "../protocol/index.js";
+import { IdleDeadlines } from "./idle-deadlines.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
-import { TokenBuckets } from "./token-buckets.js";
+import { TokenBucket, TokenBuckets } from "./token-buckets.js";
 import type { CommandHandler } from "./types.js";
 
 /** Connections looked at; big enough that one busy game host cannot trip it alone. */
@@ -45,10 +46,11 @@ export class GameListener {
   readonly sourceMonitor: SourceAddressMonitor;
   private readonly udpPerEndpoint: TokenBuckets;
   /** One bucket for the whole node: what UDP may cost the store, whatever the number of sources. */
-  private readonly udpStoreBudget: TokenBuckets;
+  private readonly udpStoreBudget: TokenBucket;
   /** Open connections per source key; an entry exists only while one is open. */
   private readonly connectionsPerSource = new Map<string, number>();
   private readonly trustedProxies = new BlockList();
+  private readonly idle: IdleDeadlines<TcpSession>;
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -67,8 +69,9 @@ export class GameListener {
         );
       } else logger.info("game connections come from several addresses again");
     });
+    this.idle = new IdleDeadlines(options.idleTimeoutMs, (session) => session.closeIdle());
     this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
-    this.udpStoreBudget = new TokenBuckets(options.udpStoreRate, 1);
+    this.udpStoreBudget = new TokenBucket(options.udpStoreRate);
     for (const cidr of options.proxyTrustedCidrs) {
       const type = cidr.family === 4 ? "ipv4" : "ipv6";
       this.trustedProxies.addSubnet(cidr.address, cidr.prefixLength, type);
@@ -176,6 +179,7 @@ export class GameListener {
     await this.stopAccepting();
     this.closeAllSessions("shutting down");
     this.udpPerEndpoint.close();
+    this.idle.close();
   }
 
   private onConnection(socket: Socket): void {
@@ -208,7 +212,7 @@ export class GameListener {
     }
     // Short: it is stored with every registration in Redis.
     const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
-    const session = new TcpSession(id, socket, this.options, {
+    const session = new TcpSession(id, socket, peerIp, this.options, {
       handler: this.handler,
       metrics: this.metrics,
       logger: this.logger,
@@ -217,6 +221,7 @@ export class GameListener {
       observeSource: (ip) => this.sourceMonitor.observe(ip),
       admitProxiedSource: (ip) => this.admit(ip),
       releaseProxiedSource: (key) => this.release(key),
+      idle: this.idle,
     });
     this.sessions.add(session);
     session.onClosed = () => this.sessions.delete(session);
@@ -263,10 +268,10 @@ export class GameListener {
             : "udp_bad_datagram";
       return this.dropDatagram(reason, "invalid", ip, datagram);
     }
-    if (!this.udpStoreBudget.allow("node")) {
+    if (!this.udpStoreBudget.allow()) {
       return this.dropDatagram("udp_store_budget", decoded.command.kind, ip, datagram);
     }
-    this.metrics.udpDatagrams.inc({ command: decoded.command.kind, result: "ok" });
+    this.metrics.countDatagramOk(decoded.command.kind);
     this.handler.onUdpCommand(ip, port, decoded.command);
   }
 

@@ -8,11 +8,12 @@ export interface ReplySink {
 }
 
 export class ReplyPacer {
-  private readonly queue: Buffer[] = [];
+  /** Replies waiting for their gap; null until one has to wait (most sockets never do). */
+  private queue: Buffer[] | null = null;
   private lastWriteAtMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private drainedCallbacks: Array<() => void> = [];
+  private drainedCallbacks: Array<() => void> | null = null;
 
   constructor(
     private readonly sink: ReplySink,
@@ -22,12 +23,24 @@ export class ReplyPacer {
   ) {}
 
   get pending(): number {
-    return this.queue.length;
+    return this.queue?.length ?? 0;
   }
 
   /** Queues `reply`; false (nothing queued) when stopped or when `maxQueued` already wait. */
   send(reply: Buffer): boolean {
-    if (this.stopped || this.queue.length >= this.maxQueued) return false;
+    if (this.stopped) return false;
+    const waiting = this.pending;
+    if (waiting === 0 && this.timer === null) {
+      // The common case: nothing waits and the gap has passed: write now, queue nothing.
+      const nowMs = this.now();
+      if (nowMs - this.lastWriteAtMs >= this.gapMs) {
+        this.sink.write(reply);
+        this.lastWriteAtMs = nowMs;
+        return true;
+      }
+    }
+    if (waiting >= this.maxQueued) return false;
+    this.queue ??= [];
     this.queue.push(reply);
     this.flush();
     return true;
@@ -35,24 +48,26 @@ export class ReplyPacer {
 
   /** Calls back once every queued reply has been written (at once if none are queued). */
   onDrained(callback: () => void): void {
-    if (this.queue.length === 0) callback();
-    else this.drainedCallbacks.push(callback);
+    if (this.pending === 0) callback();
+    else {
+      this.drainedCallbacks ??= [];
+      this.drainedCallbacks.push(callback);
+    }
   }
 
   /** Drops what is queued; whoever waits for the queue to drain is released at once. */
   stop(): void {
     this.stopped = true;
-    this.queue.length = 0;
+    this.queue = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const callbacks = this.drainedCallbacks;
-    this.drainedCallbacks = [];
-    for (const callback of callbacks) callback();
+    this.releaseWaiters();
   }
 
   private flush(): void {
     if (this.timer || this.stopped) return;
-    while (this.queue.length > 0) {
+    const queue = this.queue;
+    while (queue && queue.length > 0) {
       const waitMs = this.lastWriteAtMs + this.gapMs - this.now();
       if (waitMs > 0) {
         this.timer = setTimeout(() => {
@@ -61,11 +76,16 @@ export class ReplyPacer {
         }, waitMs);
         return;
       }
-      this.sink.write(this.queue.shift() as Buffer);
+      this.sink.write(queue.shift() as Buffer);
       this.lastWriteAtMs = this.now();
     }
+    this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
     const callbacks = this.drainedCallbacks;
-    this.drainedCallbacks = [];
+    if (callbacks === null) return;
+    this.drainedCallbacks = null;
     for (const callback of callbacks) callback();
   }
 }

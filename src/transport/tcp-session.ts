@@ -12,6 +12,7 @@ import {
   TcpCommandDecoder,
 } from "../protocol/index.js";
 import type { BadInputLog, BadInputReason } from "../bad-input.js";
+import type { IdleDeadlines } from "./idle-deadlines.js";
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyVersions } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";
 import type { CommandHandler, ConnectionRole, GameConnection } from "./types.js";
@@ -42,6 +43,8 @@ export interface TcpSessionContext {
   /** With PROXY protocol: counts the game's real address against its source's cap (its key, or null: refused). */
   admitProxiedSource: (ip: string) => string | null;
   releaseProxiedSource: (key: string) => void;
+  /** The listener's idle timeouts, shared by its sessions. */
+  idle: IdleDeadlines<TcpSession>;
 }
 
 export class TcpSession implements GameConnection {
@@ -52,11 +55,10 @@ export class TcpSession implements GameConnection {
   private ending = false;
   private readonly decoder: TcpCommandDecoder;
   private readonly pacer: ReplyPacer;
-  private idleTimer: NodeJS.Timeout | null = null;
   private proxyHeaderPending: Buffer | null;
   private childLogger: Logger | null = null;
   private sourceObserved = false;
-  private readonly queuedCommands: TcpCommand[] = [];
+  private queuedCommands: TcpCommand[] | null = null;
   private commandInFlight = false;
   /** A command other than a stray `ping` ran since the idle timer was last armed. */
   private activeSinceIdleArmed = false;
@@ -68,10 +70,12 @@ export class TcpSession implements GameConnection {
   constructor(
     readonly id: string,
     private readonly socket: Socket,
+    /** The socket's peer address, already canonical (the listener normalised it to admit it). */
+    peerIp: string,
     private readonly options: TcpSessionOptions,
     private readonly context: TcpSessionContext,
   ) {
-    this.remoteIp = normalizeIp(socket.remoteAddress ?? "") ?? "0.0.0.0";
+    this.remoteIp = peerIp;
     this.remotePort = socket.remotePort ?? 0;
     this.decoder = new TcpCommandDecoder({ maxLineBytes: options.maxLineBytes });
     this.pacer = new ReplyPacer(
@@ -80,9 +84,9 @@ export class TcpSession implements GameConnection {
       options.maxQueuedReplies,
     );
     this.proxyHeaderPending = options.proxyProtocol !== null ? Buffer.alloc(0) : null;
-    context.metrics.tcpConnections.inc({ role: "unknown" });
+    context.metrics.countConnection("unknown", 1);
 
-    socket.setNoDelay(true);
+    // Nagle is off already: the server was created with noDelay.
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (error) => this.logger.debug({ err: error }, "socket error"));
     socket.on("close", () => this.finish());
@@ -96,8 +100,8 @@ export class TcpSession implements GameConnection {
   assignRole(role: ConnectionRole): void {
     if (role === this.currentRole) return;
     if (!this.isClosed) {
-      this.context.metrics.tcpConnections.dec({ role: this.currentRole });
-      this.context.metrics.tcpConnections.inc({ role });
+      this.context.metrics.countConnection(this.currentRole, -1);
+      this.context.metrics.countConnection(role, 1);
     }
     this.currentRole = role;
   }
@@ -182,11 +186,12 @@ export class TcpSession implements GameConnection {
         this.context.metrics.tcpCommands.inc({ command: "invalid", result: result.error.code });
         return this.reject(tcpDecodeReason(result.error.code), result.error.message);
       }
-      this.context.metrics.tcpCommands.inc({ command: result.command.kind, result: "ok" });
+      this.context.metrics.countTcpCommandOk(result.command.kind);
       if (!this.sourceObserved) {
         this.sourceObserved = true;
         this.context.observeSource(this.remoteIp);
       }
+      this.queuedCommands ??= [];
       this.queuedCommands.push(result.command);
       if (this.queuedCommands.length > MAX_QUEUED_COMMANDS) {
         return this.reject("command_flood", `more than ${MAX_QUEUED_COMMANDS} commands queued`);
@@ -194,7 +199,7 @@ export class TcpSession implements GameConnection {
     }
     // Only a completed command counts as activity: bytes alone (NULs, blank lines,
     // half a line) must not keep a connection past its idle timeout.
-    if (this.queuedCommands.length > 0) this.pump();
+    if (this.queuedCommands !== null && this.queuedCommands.length > 0) this.pump();
   }
 
   /**
@@ -204,16 +209,17 @@ export class TcpSession implements GameConnection {
    * unanswered and a pipelining client cannot multiply work.
    */
   private pump(): void {
-    while (!this.isClosed && !this.commandInFlight && this.queuedCommands.length > 0) {
+    const queue = this.queuedCommands;
+    while (!this.isClosed && !this.commandInFlight && queue !== null && queue.length > 0) {
       if (this.ending) {
-        this.queuedCommands.length = 0; // nothing is answered after a final reply
+        queue.length = 0; // nothing is answered after a final reply
         break;
       }
       if (this.role !== "server" && this.pacer.pending > 0) {
         this.hold(() => new Promise<void>((resolve) => this.pacer.onDrained(resolve)));
         return;
       }
-      const command = this.queuedCommands.shift() as TcpCommand;
+      const command = queue.shift() as TcpCommand;
       // Only a registered server's ping keeps its socket: on any other socket it is
       // not activity (else one `ping` a while would hold a socket forever).
       if (command.kind !== "ping" || this.role === "server") this.activeSinceIdleArmed = true;
@@ -223,7 +229,7 @@ export class TcpSession implements GameConnection {
     // Re-armed after activity, or when a held command left it disarmed; a stray
     // ping leaves a running timer running.
     if (
-      (this.activeSinceIdleArmed || this.idleTimer === null) &&
+      (this.activeSinceIdleArmed || !this.context.idle.isArmed(this)) &&
       !this.isClosed &&
       !this.commandInFlight &&
       this.role !== "server"
@@ -236,12 +242,13 @@ export class TcpSession implements GameConnection {
     this.commandInFlight = true;
     this.clearIdleTimer();
     this.socket.pause();
-    wait().finally(() => {
+    const resume = () => {
       this.commandInFlight = false;
       if (this.isClosed) return;
       this.socket.resume();
       this.pump();
-    });
+    };
+    wait().then(resume, resume);
   }
 
   /** One write per reply; a peer that leaves too much unread is closed and its buffers freed. */
@@ -266,18 +273,18 @@ export class TcpSession implements GameConnection {
   }
 
   private armIdleTimer(): void {
-    this.clearIdleTimer();
     this.activeSinceIdleArmed = false;
-    this.idleTimer = setTimeout(() => {
-      this.context.metrics.badInput.inc({ reason: "idle_timeout" });
-      this.close("idle timeout");
-    }, this.options.idleTimeoutMs);
-    this.idleTimer.unref();
+    this.context.idle.arm(this);
   }
 
   private clearIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.context.idle.disarm(this);
+  }
+
+  /** Called by the listener's idle sweep. */
+  closeIdle(): void {
+    this.context.metrics.badInput.inc({ reason: "idle_timeout" });
+    this.close("idle timeout");
   }
 
   private finish(): void {
@@ -285,7 +292,7 @@ export class TcpSession implements GameConnection {
     this.isClosed = true;
     this.clearIdleTimer();
     this.pacer.stop();
-    this.context.metrics.tcpConnections.dec({ role: this.currentRole });
+    this.context.metrics.countConnection(this.currentRole, -1);
     if (this.admittedProxiedSource !== null)
       this.context.releaseProxiedSource(this.admittedProxiedSource);
     this.socket.destroy();

@@ -85,7 +85,8 @@ export class MemoryRegistry implements Registry {
     const window = this.timings.serverUdpBindWindowMs;
     if (stored && !stored.udpConfirmed && nowMs - stored.registeredAtMs <= window) {
       // The TCP registration overtook its UDP `reg`: this port is fresher than a carried-over one.
-      stored.registration.udpPort = port;
+      // Replaced, not changed: lookups hand out the stored object itself.
+      stored.registration = { ...stored.registration, udpPort: port };
       stored.udpConfirmed = true;
       return "bound";
     }
@@ -161,7 +162,8 @@ export class MemoryRegistry implements Registry {
   async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
     const stored = this.servers.get(serverIp);
     if (!stored) return { status: "not_found" };
-    const server = copy(stored.registration);
+    // Never changed in place (see recordServerUdp): no copy on the connect path.
+    const server = stored.registration;
     if (stored.handingOver) {
       return {
         status: "handover",
