@@ -219,4 +219,32 @@ describeWith(redisServerBinary, "cluster faults (own redis-server)", () => {
       probe.disconnect();
     }
   });
+
+  it("costs the same when the TCP connect overtakes the UDP one: the UDP connect hands its port over, no second round trip", async () => {
+    const a = await node("a", { leaseMs: 600_000 });
+    const b = await node("b", { leaseMs: 600_000 });
+    const server = await registerRaw(a.gamePort, "127.0.0.2");
+    await waitFor(() => b.node.backend.registry.findServer("127.0.0.2"), 5_000, "registration");
+    const udp = await res.udp("127.0.0.3");
+    const client = await res.tcp(b.gamePort, "127.0.0.3");
+    const probe = redis.client();
+    try {
+      await probe.config("RESETSTAT");
+      client.send(tcpConnect("127.0.0.2"));
+      // The connect is waiting (its begin-connect ran) before the UDP connect lands.
+      await waitFor(async () => (await commandCalls(probe)).evalsha === 1, 5_000, "begin-connect");
+      await udp.send(UDP_CONNECT, a.gamePort);
+      const expected = peerReply("127.0.0.2", server.udp.port);
+      expect(await client.waitForBytes(expected.length)).toEqual(expected);
+      await server.tcp.waitForBytes(1);
+      const calls = await commandCalls(probe);
+      // begin-connect + the UDP record: two top-level scripts, no claim after the wake-up.
+      expect(calls.evalsha).toBe(2);
+      expect(calls.eval ?? 0).toBe(0);
+      // The routed -1, plus the wake-up the UDP record's script publishes from inside Redis.
+      expect(calls.publish).toBe(2);
+    } finally {
+      probe.disconnect();
+    }
+  });
 });
