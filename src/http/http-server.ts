@@ -12,14 +12,13 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { NodeDirectory, Registry, ServerRegistration } from "../cluster/types.js";
 import type { MasterMetrics } from "../metrics.js";
-import { MASTER_VERSION } from "../version.js";
 import {
-  LOBBY_DATA_FIELDS,
-  LOBBY_SORT_KEYS,
-  type LobbyQuery,
-  type LobbySortKey,
-  normalizeIp,
-} from "../protocol/index.js";
+  LOBBY_QUERYSTRING_PROPERTIES,
+  type LobbyQuerystring,
+  lobbyQueryFrom,
+} from "./lobby-querystring.js";
+import { MASTER_VERSION } from "../version.js";
+import { normalizeIp } from "../protocol/index.js";
 import { registerStatusPage } from "./status/status-page.js";
 import type { StatusSource } from "./status/status-source.js";
 
@@ -63,20 +62,7 @@ const errorSchema = {
   required: ["error", "message"],
 } as const;
 
-interface ServersQuerystring {
-  sortBy?: LobbySortKey;
-  direction?: "ASC" | "DESC";
-  limit?: number;
-  offset?: number;
-  data1?: string;
-  data2?: string;
-  data3?: string;
-  data4?: string;
-  data5?: string;
-  data6?: string;
-  data7?: string;
-  data8?: string;
-}
+type ServersQuerystring = LobbyQuerystring & { offset?: number };
 
 function serverView(server: ServerRegistration) {
   return {
@@ -182,16 +168,8 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
             type: "object",
             additionalProperties: false,
             properties: {
-              sortBy: { type: "string", enum: LOBBY_SORT_KEYS },
-              direction: { type: "string", enum: ["ASC", "DESC"] },
-              limit: { type: "integer", minimum: 1, maximum: 1000 },
+              ...LOBBY_QUERYSTRING_PROPERTIES,
               offset: { type: "integer", minimum: 0 },
-              ...Object.fromEntries(
-                Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) => [
-                  `data${i + 1}`,
-                  { type: "string", maxLength: 1024 },
-                ]),
-              ),
             },
           },
           response: {
@@ -209,16 +187,9 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
       },
       async (request) => {
         const q = request.query;
-        const filters = Array.from(
-          { length: LOBBY_DATA_FIELDS },
-          (_, i) => (q[`data${i + 1}` as keyof ServersQuerystring] as string | undefined) ?? "",
-        );
-        const query: LobbyQuery = {
-          filters,
-          sortBy: q.sortBy ?? "date",
-          sortDirection: q.direction ?? "DESC",
-          limit: null,
-        };
+        // Every match within the scan; the page is cut below.
+        const query = lobbyQueryFrom(q, null);
+        query.limit = null;
         const all = await deps.registry.queryLobby(query, {
           scanLimit: deps.lobbyScanLimit,
           replyMaxBytes: null,

@@ -4,6 +4,7 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect as tcpConnect, type Socket } from "node:net";
 import pino, { type Logger } from "pino";
+import { afterEach } from "vitest";
 import { loadConfig, type MasterConfig } from "../../src/config/index.js";
 import { type BackendFactory, MasterNode } from "../../src/master-node.js";
 import { encodeReg2Request, encodeRegRequest, encodeUdpRequest } from "../../src/protocol/index.js";
@@ -358,4 +359,14 @@ export async function expectNoOpenSockets(timeoutMs = 3_000): Promise<void> {
     timeoutMs,
     `every TCP/UDP handle to close (still open: ${process.getActiveResourcesInfo().join(", ")})`,
   );
+}
+
+/** Resources closed after each test of the file, which must then leave no socket open. */
+export function resourcesClosedAfterEach(): Resources {
+  const resources = new Resources();
+  afterEach(async () => {
+    await resources.closeAll();
+    await expectNoOpenSockets();
+  });
+  return resources;
 }

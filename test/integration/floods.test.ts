@@ -1,20 +1,16 @@
 // Floods are dropped at the door, counted and logged, and the node keeps serving others.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
-  expectNoOpenSockets,
   metricTotal,
   peerFoundBytes,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   waitFor,
 } from "../helpers/master.js";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 describe("floods", () => {
   it("drops a UDP flood from one IP beyond the per-IP rate, and still serves a game from another IP", async () => {

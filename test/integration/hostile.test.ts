@@ -4,15 +4,14 @@
 // test/cluster/hostile-redis.test.ts; the memory store's source cap is in
 // test/unit/memory-registry.test.ts; PROXY trust is in master.test.ts and the
 // closed admin API in http.test.ts.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { connectionCap, openFileLimit } from "../../src/transport/descriptor-limit.js";
 import {
   capturedLogger,
-  expectNoOpenSockets,
   metricTotal,
   type RawTcp,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   type TestMaster,
   waitFor,
 } from "../helpers/master.js";
@@ -27,11 +26,8 @@ import {
   UDP_REG,
 } from "../helpers/wire.js";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 const GAME_HEADER = Buffer.from([0xde, 0xc0, 0xad, 0xde, 12, 0, 0, 0, 0, 0, 0, 0]);
 const udpWithHeader = (payload: Buffer) => Buffer.concat([GAME_HEADER, payload]);

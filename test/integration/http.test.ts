@@ -1,23 +1,19 @@
 // The operator HTTP API of a node: health, readiness, metrics, admin.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
-  expectNoOpenSockets,
   metricValue,
   peerFoundBytes,
   lobbyData,
   registerLobbyFixture,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   type TestMaster,
   waitFor,
 } from "../helpers/master.js";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 async function get(master: TestMaster, path: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${master.httpUrl}${path}`, { headers });

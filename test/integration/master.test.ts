@@ -1,6 +1,6 @@
 // The master over real loopback sockets, asserting the exact bytes games see.
 // 127.0.0.2, 127.0.0.3 … stand for distinct public IPs.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   encodeConnectRequest,
   encodeLobby2Request,
@@ -11,14 +11,13 @@ import {
 } from "../../src/protocol/index.js";
 import { MASTER_VERSION } from "../../src/version.js";
 import {
-  expectNoOpenSockets,
   metricTotal,
   peerFoundBytes,
   type RawTcp,
   lobbyData,
   registerLobbyFixture,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   type StartMasterOptions,
   type TestMaster,
   waitFor,
@@ -28,11 +27,8 @@ import { NOT_FOUND, proxyV2Header } from "../helpers/wire.js";
 const SERVER_IP = "127.0.0.2";
 const CLIENT_IP = "127.0.0.3";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 function startMaster(options?: StartMasterOptions): Promise<TestMaster> {
   return resources.master(options);

@@ -2,7 +2,7 @@
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import { MasterNode } from "../../src/master-node.js";
 import {
@@ -11,21 +11,17 @@ import {
   encodeUdpRequest,
 } from "../../src/protocol/index.js";
 import {
-  expectNoOpenSockets,
   freeTcpPort,
   metricTotal,
   peerFoundBytes,
   type RawTcp,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   waitFor,
 } from "../helpers/master.js";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 describe("robustness", () => {
   it("handles a connection's commands one at a time and closes a pipelining flood", async () => {

@@ -1,5 +1,5 @@
 // The SDK's GameServer / GameClient / downloadLobby against a real master on loopback.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeRegRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
   GameClient,
@@ -9,10 +9,9 @@ import {
   downloadLobby,
 } from "../../src/sdk/index.js";
 import {
-  expectNoOpenSockets,
   MASTER_HOST,
   once,
-  Resources,
+  resourcesClosedAfterEach,
   type TestMaster,
   waitFor,
 } from "../helpers/master.js";
@@ -20,11 +19,8 @@ import {
 const SERVER_IP = "127.0.0.2";
 const CLIENT_IP = "127.0.0.3";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 function gameServer(master: TestMaster, options: Partial<GameServerOptions> = {}): GameServer {
   const server = new GameServer({

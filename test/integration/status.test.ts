@@ -1,23 +1,19 @@
 // The status page over HTTP on a live node: protected like the admin API,
 // its snapshot counts what the node holds and its counters move with traffic.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { StatusSnapshot } from "../../src/http/status/status-snapshot.js";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
-  expectNoOpenSockets,
   peerFoundBytes,
   registerLobbyFixture,
   registerRawServer,
-  Resources,
+  resourcesClosedAfterEach,
   type TestMaster,
   waitFor,
 } from "../helpers/master.js";
 
-const resources = new Resources();
-afterEach(async () => {
-  await resources.closeAll();
-  await expectNoOpenSockets();
-});
+/** Closed after each test, which must leave no socket open. */
+const resources = resourcesClosedAfterEach();
 
 async function status(master: TestMaster, query = ""): Promise<StatusSnapshot> {
   const response = await fetch(`${master.httpUrl}/admin/status${query}`);

@@ -23,7 +23,7 @@ import type {
 import type { RedisKeys } from "./keys.js";
 import { encodeChannelMessage } from "./node-messages.js";
 import type { PubSub } from "./pubsub.js";
-import { type RedisClient, RedisScript, reply } from "./redis-script.js";
+import { type RedisArgument, type RedisClient, RedisScript, reply } from "./redis-script.js";
 import {
   DATA_FIELD_NAMES,
   decodeServerRead,
@@ -298,31 +298,46 @@ export class RedisRegistry implements Registry {
   }
 
   async refreshOwned(owned: readonly OwnedRef[]): Promise<RefreshResult[]> {
-    const results: RefreshResult[] = [];
-    for (let offset = 0; offset < owned.length || offset === 0; offset += OWNED_BATCH) {
-      const batch = owned.slice(offset, offset + OWNED_BATCH);
-      const outcomes = await scripts.refreshOwned.run(
-        this.client,
-        [this.keys.serversByDate, this.keys.leases],
-        [
-          this.options.leaseMs,
-          this.keyTtlMs,
-          this.keys.byData1Prefix,
-          this.keys.serverPrefix,
-          ...batch.flatMap((ref) => [ref.ip, ref.ownerConnectionId]),
-        ],
-      );
-      for (const { outcome, udpPort } of outcomes)
-        results.push(outcome === "kept" ? { outcome, udpPort } : { outcome });
-    }
-    return results;
+    // Run even with nothing owned: the script also prunes dead nodes' leases.
+    const outcomes = await this.inBatches(owned, true, scripts.refreshOwned, (ref) => [
+      ref.ip,
+      ref.ownerConnectionId,
+    ]);
+    return outcomes.map(({ outcome, udpPort }) =>
+      outcome === "kept" ? { outcome, udpPort } : { outcome },
+    );
   }
 
   async restoreOwned(registrations: readonly ServerRegistration[]): Promise<RestoreResult[]> {
-    const results: RestoreResult[] = [];
-    for (let offset = 0; offset < registrations.length; offset += OWNED_BATCH) {
-      const batch = registrations.slice(offset, offset + OWNED_BATCH);
-      const outcomes = await scripts.restoreOwned.run(
+    const outcomes = await this.inBatches(registrations, false, scripts.restoreOwned, (r) => [
+      r.ip,
+      r.ownerConnectionId,
+      r.ownerNodeId,
+      r.udpPort ?? "",
+      r.version,
+      r.createdTimeSec,
+      ...DATA_FIELD_NAMES.map((_, i) => r.data[i] ?? ""),
+    ]);
+    return outcomes.map(({ outcome, udpPort }) =>
+      outcome === "restored" ? { outcome, udpPort } : { outcome },
+    );
+  }
+
+  /** Runs a lease script over `items` in batches (each one script, one round trip), in order. */
+  private async inBatches<T, R>(
+    items: readonly T[],
+    evenIfEmpty: boolean,
+    script: RedisScript<R[]>,
+    argsOf: (item: T) => RedisArgument[],
+  ): Promise<R[]> {
+    const results: R[] = [];
+    for (
+      let offset = 0;
+      offset < items.length || (evenIfEmpty && offset === 0);
+      offset += OWNED_BATCH
+    ) {
+      const batch = items.slice(offset, offset + OWNED_BATCH);
+      const reply = await script.run(
         this.client,
         [this.keys.serversByDate, this.keys.leases],
         [
@@ -330,19 +345,10 @@ export class RedisRegistry implements Registry {
           this.keyTtlMs,
           this.keys.byData1Prefix,
           this.keys.serverPrefix,
-          ...batch.flatMap((r) => [
-            r.ip,
-            r.ownerConnectionId,
-            r.ownerNodeId,
-            r.udpPort ?? "",
-            r.version,
-            r.createdTimeSec,
-            ...DATA_FIELD_NAMES.map((_, i) => r.data[i] ?? ""),
-          ]),
+          ...batch.flatMap(argsOf),
         ],
       );
-      for (const { outcome, udpPort } of outcomes)
-        results.push(outcome === "restored" ? { outcome, udpPort } : { outcome });
+      results.push(...reply);
     }
     return results;
   }

@@ -4,7 +4,11 @@
 import { readFileSync } from "node:fs";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { ipFormatter } from "../../logging.js";
-import { LOBBY_DATA_FIELDS, LOBBY_SORT_KEYS, type LobbySortKey } from "../../protocol/index.js";
+import {
+  LOBBY_QUERYSTRING_PROPERTIES,
+  type LobbyQuerystring,
+  lobbyQueryFrom,
+} from "../lobby-querystring.js";
 import { buildStatusSnapshot, type StatusQuery, serverKeyer } from "./status-snapshot.js";
 import type { StatusSource } from "./status-source.js";
 
@@ -45,12 +49,7 @@ const CONTENT_SECURITY_POLICY = [
 
 const LOBBY_VIEW_DEFAULT_LIMIT = 50;
 
-type StatusQuerystring = Partial<Record<`data${number}`, string>> & {
-  sortBy?: LobbySortKey;
-  direction?: "ASC" | "DESC";
-  limit?: number;
-  server?: string;
-};
+type StatusQuerystring = LobbyQuerystring & { server?: string };
 
 /** Reads the page's files once: they ship next to this module (copied to dist/ by the build). */
 function loadPageFiles(): Record<PageFile, Buffer> {
@@ -102,28 +101,20 @@ export function registerStatusPage(app: FastifyInstance, deps: StatusPageDepende
           type: "object",
           additionalProperties: false,
           properties: {
-            sortBy: { type: "string", enum: LOBBY_SORT_KEYS },
-            direction: { type: "string", enum: ["ASC", "DESC"] },
-            limit: { type: "integer", minimum: 1, maximum: 1000 },
+            ...LOBBY_QUERYSTRING_PROPERTIES,
             server: { type: "string", pattern: "^[A-Za-z0-9_-]{1,32}$" },
-            ...Object.fromEntries(
-              Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) => [
-                `data${i + 1}`,
-                { type: "string", maxLength: 1024 },
-              ]),
-            ),
           },
         },
       },
     },
     async (request, reply) => {
-      const q = request.query;
+      const lobby = lobbyQueryFrom(request.query, LOBBY_VIEW_DEFAULT_LIMIT);
       const query: StatusQuery = {
-        filters: Array.from({ length: LOBBY_DATA_FIELDS }, (_, i) => q[`data${i + 1}`] ?? ""),
-        sortBy: q.sortBy ?? "date",
-        direction: q.direction ?? "DESC",
-        limit: q.limit ?? LOBBY_VIEW_DEFAULT_LIMIT,
-        serverKey: q.server ?? null,
+        filters: lobby.filters,
+        sortBy: lobby.sortBy,
+        direction: lobby.sortDirection,
+        limit: lobby.limit ?? LOBBY_VIEW_DEFAULT_LIMIT,
+        serverKey: request.query.server ?? null,
       };
       const snapshot = await buildStatusSnapshot(deps.source, query, formatIp, keyOf);
       return reply.header("cache-control", "no-store").send(snapshot);
