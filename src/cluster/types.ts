@@ -47,7 +47,8 @@ export interface OwnedRef {
 export type ServerUdpOutcome = "bound" | "pending" | "conflict";
 
 export interface RegisterServerResult {
-  registration: ServerRegistration;
+  /** Read it, never change it: a store may share it. */
+  registration: Readonly<ServerRegistration>;
   /** The registration this one replaced (its socket must be closed), if any. */
   replaced: RegistrationOwner | null;
   /** Several different UDP ports claimed this IP within the bind window. */

@@ -14,7 +14,7 @@ import { ThrottledLog } from "../util/log-throttle.js";
 interface Held {
   connection: GameConnection;
   /** Null until the store answered the registration. */
-  registration: ServerRegistration | null;
+  registration: Readonly<ServerRegistration> | null;
   /** When the registration was made, then each ping: the last two (its cadence). */
   lastEventAtMs: number;
   previousEventAtMs: number | null;
@@ -87,11 +87,14 @@ export class OwnedServers {
     });
   }
 
-  /** The store registered it: keep a private copy (nobody outside mutates it). */
-  registered(connection: GameConnection, registration: ServerRegistration): void {
+  /**
+   * The store registered it. Kept as given and never changed in place (an
+   * update replaces it): a store may hand out an object it shares.
+   */
+  registered(connection: GameConnection, registration: Readonly<ServerRegistration>): void {
     const entry = this.held.get(connection.id);
     if (!entry) return;
-    entry.registration = { ...registration, data: [...registration.data] };
+    entry.registration = registration;
     this.metrics.registeredServers.set({ scope: "node" }, this.held.size);
   }
 
@@ -115,12 +118,10 @@ export class OwnedServers {
   }
 
   /** Held sockets with a registration (copies), for a drain. */
-  registrations(): Array<{ connectionId: string; registration: ServerRegistration }> {
-    const list: Array<{ connectionId: string; registration: ServerRegistration }> = [];
+  registrations(): Array<{ connectionId: string; registration: Readonly<ServerRegistration> }> {
+    const list: Array<{ connectionId: string; registration: Readonly<ServerRegistration> }> = [];
     for (const [connectionId, entry] of this.held) {
-      if (entry.registration) {
-        list.push({ connectionId, registration: { ...entry.registration } });
-      }
+      if (entry.registration) list.push({ connectionId, registration: entry.registration });
     }
     return list;
   }
@@ -244,7 +245,8 @@ export class OwnedServers {
 
   /** A UDP `reg` may bind after the TCP one: keep the held copy in step with the store. */
   private updateUdpPort(connectionId: string, udpPort: number | null): void {
-    const registration = this.held.get(connectionId)?.registration;
-    if (registration && udpPort !== null) registration.udpPort = udpPort;
+    const entry = this.held.get(connectionId);
+    if (entry?.registration && udpPort !== null && entry.registration.udpPort !== udpPort)
+      entry.registration = { ...entry.registration, udpPort };
   }
 }

@@ -1,10 +1,10 @@
 // Registrations in registration (= createdTime) order, walkable from either
-// end, with O(1) removal: a removed entry is marked and skipped, and the array
-// is compacted once most of it is dead (amortised O(1) per removal).
+// end, with O(1) removal: a removed slot is emptied and skipped, and the array
+// is compacted once most of it is empty (amortised O(1) per removal). No
+// object per entry: a slot array and a position map.
 export class DateIndex<T> {
-  private entries: Array<{ item: T; live: boolean }> = [];
-  private dead = 0;
-  private readonly positions = new Map<T, { item: T; live: boolean }>();
+  private slots: Array<T | undefined> = [];
+  private readonly positions = new Map<T, number>();
 
   get size(): number {
     return this.positions.size;
@@ -12,32 +12,38 @@ export class DateIndex<T> {
 
   add(item: T): void {
     this.remove(item);
-    const entry = { item, live: true };
-    this.entries.push(entry);
-    this.positions.set(item, entry);
+    this.positions.set(item, this.slots.length);
+    this.slots.push(item);
   }
 
   remove(item: T): void {
-    const entry = this.positions.get(item);
-    if (!entry) return;
-    entry.live = false;
+    const position = this.positions.get(item);
+    if (position === undefined) return;
+    this.slots[position] = undefined;
     this.positions.delete(item);
-    this.dead++;
-    if (this.dead > 64 && this.dead > this.entries.length / 2) {
-      this.entries = this.entries.filter((e) => e.live);
-      this.dead = 0;
-    }
+    const empty = this.slots.length - this.positions.size;
+    if (empty > 64 && empty > this.slots.length / 2) this.compact();
   }
 
   *walk(newestFirst: boolean): Generator<T> {
-    const entries = this.entries;
+    const slots = this.slots;
     if (newestFirst) {
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const entry = entries[i] as { item: T; live: boolean };
-        if (entry.live) yield entry.item;
+      for (let i = slots.length - 1; i >= 0; i--) {
+        const item = slots[i];
+        if (item !== undefined) yield item;
       }
     } else {
-      for (const entry of entries) if (entry.live) yield entry.item;
+      for (const item of slots) if (item !== undefined) yield item;
     }
+  }
+
+  private compact(): void {
+    const live: T[] = [];
+    for (const item of this.slots) {
+      if (item === undefined) continue;
+      this.positions.set(item, live.length);
+      live.push(item);
+    }
+    this.slots = live;
   }
 }

@@ -127,7 +127,8 @@ export class MemoryRegistry implements Registry {
       prior && prior.ownerConnectionId !== input.ownerConnectionId
         ? { ownerNodeId: prior.ownerNodeId, ownerConnectionId: prior.ownerConnectionId }
         : null;
-    return { registration: { ...registration }, replaced, udpConflict: choice.conflict };
+    // The stored object itself: it is never changed in place (updates replace it).
+    return { registration, replaced, udpConflict: choice.conflict };
   }
 
   async unregisterServer(ip: string, ownerConnectionId: string): Promise<boolean> {
