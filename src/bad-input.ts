@@ -1,9 +1,6 @@
-// Bad input, declared once: every reason the node rejects or trims input for,
-// and the one way to report it (a counter, and at most one log line a second
-// per reason, carrying how many were suppressed in between).
-import type { Logger } from "pino";
-import type { MasterMetrics } from "./metrics.js";
-import { LogThrottle } from "./util/log-throttle.js";
+// Bad input, declared once: every reason the node rejects or trims input for
+// (the metric's labels and the log's reasons both come from here; the one way
+// to report one is bad-input-log.ts).
 
 export const BAD_INPUT_REASONS = [
   // TCP commands the codec refuses (the connection is closed)
@@ -39,24 +36,3 @@ export const BAD_INPUT_REASONS = [
 ] as const;
 
 export type BadInputReason = (typeof BAD_INPUT_REASONS)[number];
-
-export class BadInputLog {
-  private readonly throttle = new LogThrottle();
-
-  constructor(
-    private readonly metrics: MasterMetrics,
-    private readonly logger: Logger,
-  ) {}
-
-  /** Counts one `reason`; logs `message` with `context` unless one was logged this second. */
-  report(
-    reason: BadInputReason,
-    message: string,
-    context: object = {},
-    logger = this.logger,
-  ): void {
-    this.metrics.badInput.inc({ reason });
-    const suppressed = this.throttle.allow(reason);
-    if (suppressed !== null) logger.warn({ ...context, reason, suppressed }, message);
-  }
-}

@@ -3,7 +3,7 @@
 // heartbeats the node, readiness, and the drain on shutdown.
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { BadInputLog } from "./bad-input.js";
+import { BadInputLog } from "./bad-input-log.js";
 import { MemoryBackend } from "./cluster/memory/memory-backend.js";
 import { RedisBackend } from "./cluster/redis/redis-backend.js";
 import {

@@ -1,9 +1,13 @@
 // Prometheus metrics of one node. Label sets are bounded (never an IP).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { TcpCommandKind, UdpCommandKind } from "./protocol/index.js";
-import type { ConnectionRole } from "./transport/types.js";
+
 import { BAD_INPUT_REASONS } from "./bad-input.js";
 import { MASTER_VERSION } from "./version.js";
+
+/** What a game TCP connection turned out to be (the gauge's labels). */
+export const CONNECTION_ROLES = ["unknown", "server", "client", "lobby"] as const;
+export type ConnectionRole = (typeof CONNECTION_ROLES)[number];
 
 /** How a TCP connect ended; every value but `found` is answered -2. */
 export const CONNECT_OUTCOMES = [
@@ -189,8 +193,7 @@ export class MasterMetrics {
 
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.prometheus });
-    for (const role of ["unknown", "server", "client", "lobby"])
-      this.tcpConnections.set({ role }, 0);
+    for (const role of CONNECTION_ROLES) this.tcpConnections.set({ role }, 0);
     // Every series exists from the start, so rates and alerts see a 0, not nothing.
     for (const reason of BAD_INPUT_REASONS) this.badInput.inc({ reason }, 0);
     for (const outcome of CONNECT_OUTCOMES) this.connectOutcomes.inc({ outcome }, 0);

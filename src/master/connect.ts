@@ -4,7 +4,7 @@
 // server wherever its socket is held, then the client. Every path answers:
 // the GML client never times out waiting for the master.
 import type { Logger } from "pino";
-import type { BadInputLog } from "../bad-input.js";
+import type { BadInputLog } from "../bad-input-log.js";
 import type { ConnectLookup, NodeDirectory, NodeMessage, Registry } from "../cluster/types.js";
 import type { IpFormatter } from "../logging.js";
 import type { ConnectOutcome, MasterMetrics } from "../metrics.js";

@@ -4,7 +4,7 @@
 // Registry / Bus / NodeDirectory seam, so one node and a Redis cluster run
 // the same code.
 import type { Logger } from "pino";
-import type { BadInputLog } from "../bad-input.js";
+import type { BadInputLog } from "../bad-input-log.js";
 import type {
   Bus,
   NodeDirectory,

@@ -11,7 +11,8 @@ import {
   type TcpCommand,
   TcpCommandDecoder,
 } from "../protocol/index.js";
-import type { BadInputLog, BadInputReason } from "../bad-input.js";
+import type { BadInputReason } from "../bad-input.js";
+import type { BadInputLog } from "../bad-input-log.js";
 import type { IdleDeadlines } from "./idle-deadlines.js";
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyVersions } from "./proxy-protocol.js";
 import { ReplyPacer } from "./reply-pacer.js";

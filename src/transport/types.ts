@@ -1,7 +1,8 @@
 // What the transport hands the master logic, and what it needs back from it.
+import type { ConnectionRole } from "../metrics.js";
 import type { TcpCommand, UdpCommand } from "../protocol/index.js";
 
-export type ConnectionRole = "unknown" | "server" | "client" | "lobby";
+export type { ConnectionRole };
 
 /** One game TCP connection as the master logic sees it. */
 export interface GameConnection {

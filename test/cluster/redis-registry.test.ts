@@ -5,7 +5,7 @@
 // message is lost.
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BadInputLog } from "../../src/bad-input.js";
+import { BadInputLog } from "../../src/bad-input-log.js";
 import { RedisBackend } from "../../src/cluster/redis/redis-backend.js";
 import type { RegisterServerInput } from "../../src/cluster/types.js";
 import { MasterMetrics } from "../../src/metrics.js";

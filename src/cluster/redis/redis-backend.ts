@@ -2,7 +2,7 @@
 // RedisConnection, chosen when REDIS_URL (or Sentinel/Cluster) is configured.
 import type { Logger } from "pino";
 import type { RedisTarget } from "../../config/index.js";
-import type { BadInputLog } from "../../bad-input.js";
+import type { BadInputLog } from "../../bad-input-log.js";
 import { StartupError } from "../../errors.js";
 import type { MasterMetrics } from "../../metrics.js";
 import type { StoreTimings } from "../timing.js";

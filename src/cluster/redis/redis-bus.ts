@@ -3,7 +3,7 @@
 // flavour chosen for the topology. The same channel carries the store's
 // wake-ups for this node's waiting connects.
 import type { Logger } from "pino";
-import type { BadInputLog } from "../../bad-input.js";
+import type { BadInputLog } from "../../bad-input-log.js";
 import type { Bus, NodeMessage } from "../types.js";
 import type { RedisKeys } from "./keys.js";
 import { decodeChannelMessage, encodeChannelMessage } from "./node-messages.js";
