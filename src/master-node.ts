@@ -85,74 +85,29 @@ export class MasterNode {
     const badInput = new BadInputLog(metrics, logger);
     const createBackend = options.createBackend ?? defaultBackend;
     const backend = await createBackend(config, storeTimings(config), metrics, logger, badInput);
-    const formatIp = ipFormatter(config.logIp);
-    const mediator = new Mediator(
-      {
-        ...config,
-        masterVersion: MASTER_VERSION,
-        handoverWaitMs: handoverWaitMs(config.handoverLeadMs),
-        repeatWindowMs: CLIENT_PUNCH_TIMEOUT_MS,
-      },
-      backend.registry,
-      backend.bus,
-      backend.nodes,
-      metrics,
-      logger,
-      formatIp,
-      badInput,
-    );
-    const listener = new GameListener(
-      {
-        ...config,
-        maxConnections: connectionCap(config.maxConnections),
-        maxQueuedReplies: config.serverReplyBacklog,
-        proxyProtocol: config.proxyProtocol === "off" ? null : config.proxyProtocol,
-      },
-      mediator,
-      metrics,
-      logger,
-      formatIp,
-      badInput,
-    );
+    const { mediator, listener } = gameSide(config, backend, metrics, logger, badInput);
     let node: MasterNode | null = null;
-    let http: FastifyInstance | null;
     const readiness = () => node?.readiness() ?? { ready: false, checks: { started: false } };
-    // The status page charts this node's counters: sampled only when there is a page.
-    const status =
-      config.httpPort === 0
-        ? null
-        : createNodeStatus({
-            config,
-            backend,
-            metrics,
-            version: MASTER_VERSION,
-            readiness,
-            sourceAddressCollapsed: () => listener.sourceMonitor.isCollapsed,
-          });
+    let web: { http: FastifyInstance; status: NodeStatus } | null;
     try {
-      http =
-        config.httpPort === 0
-          ? null
-          : await buildHttpServer({
-              registry: backend.registry,
-              nodes: backend.nodes,
-              metrics,
-              logger,
-              adminToken: config.adminToken,
-              nodeId: config.nodeId,
-              lobbyScanLimit: config.lobbyScanLimit,
-              readiness,
-              status: status?.source,
-            });
+      web = await operatorSide(config, backend, metrics, logger, listener, readiness);
     } catch (error) {
-      status?.close();
       await backend.close();
       throw error;
     }
-    node = new MasterNode(config, backend, mediator, listener, http, metrics, logger, status);
+    node = new MasterNode(
+      config,
+      backend,
+      mediator,
+      listener,
+      web?.http ?? null,
+      metrics,
+      logger,
+      web?.status ?? null,
+    );
     try {
       await listener.listen();
-      if (http) await http.listen({ host: config.httpHost, port: config.httpPort });
+      if (web) await web.http.listen({ host: config.httpHost, port: config.httpPort });
     } catch (error) {
       await node.close();
       throw error;
@@ -167,12 +122,12 @@ export class MasterNode {
       {
         nodeId: config.nodeId,
         game: `${config.host}:${listener.port}`,
-        http: http ? `${config.httpHost}:${node.httpPort}` : "off",
+        http: web ? `${config.httpHost}:${node.httpPort}` : "off",
         store: backend.status().mode,
       },
       `gmnet-master listening on ${config.host}:${listener.port} (TCP+UDP)`,
     );
-    if (http) logger.info(adminExposure(config.adminToken));
+    if (web) logger.info(adminExposure(config.adminToken));
     return node;
   }
 
@@ -328,6 +283,84 @@ export class MasterNode {
       refreshIntervalMs(this.config.leaseMs),
     );
     this.refreshTimer.unref();
+  }
+}
+
+/** The game port's side: the mediator and the listener that feeds it. */
+function gameSide(
+  config: MasterConfig,
+  backend: ClusterBackend,
+  metrics: MasterMetrics,
+  logger: Logger,
+  badInput: BadInputLog,
+): { mediator: Mediator; listener: GameListener } {
+  const formatIp = ipFormatter(config.logIp);
+  const mediator = new Mediator(
+    {
+      ...config,
+      masterVersion: MASTER_VERSION,
+      handoverWaitMs: handoverWaitMs(config.handoverLeadMs),
+      repeatWindowMs: CLIENT_PUNCH_TIMEOUT_MS,
+    },
+    backend.registry,
+    backend.bus,
+    backend.nodes,
+    metrics,
+    logger,
+    formatIp,
+    badInput,
+  );
+  const listener = new GameListener(
+    {
+      ...config,
+      maxConnections: connectionCap(config.maxConnections),
+      maxQueuedReplies: config.serverReplyBacklog,
+      proxyProtocol: config.proxyProtocol === "off" ? null : config.proxyProtocol,
+    },
+    mediator,
+    metrics,
+    logger,
+    formatIp,
+    badInput,
+  );
+  return { mediator, listener };
+}
+
+/** The HTTP port's side (health, metrics, admin API, status page); null when HTTP is off. */
+async function operatorSide(
+  config: MasterConfig,
+  backend: ClusterBackend,
+  metrics: MasterMetrics,
+  logger: Logger,
+  listener: GameListener,
+  readiness: () => Readiness,
+): Promise<{ http: FastifyInstance; status: NodeStatus } | null> {
+  if (config.httpPort === 0) return null;
+  // The status page charts this node's counters: sampled only when there is a page.
+  const status = createNodeStatus({
+    config,
+    backend,
+    metrics,
+    version: MASTER_VERSION,
+    readiness,
+    sourceAddressCollapsed: () => listener.sourceMonitor.isCollapsed,
+  });
+  try {
+    const http = await buildHttpServer({
+      registry: backend.registry,
+      nodes: backend.nodes,
+      metrics,
+      logger,
+      adminToken: config.adminToken,
+      nodeId: config.nodeId,
+      lobbyScanLimit: config.lobbyScanLimit,
+      readiness,
+      status: status.source,
+    });
+    return { http, status };
+  } catch (error) {
+    status.close();
+    throw error;
   }
 }
 
