@@ -225,10 +225,10 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
     natB: NatKind | NatConfig,
     lb: { tcp: number[]; udp: number[] },
   ): Promise<void> {
-    await lab.setNat("A", natA);
-    await lab.setNat("B", natB);
-    await lab.forgetSiteFlows();
-    await lab.setLbBackends(
+    await lab.rules.setNat("A", natA);
+    await lab.rules.setNat("B", natB);
+    await lab.rules.forgetSiteFlows();
+    await lab.rules.setLbBackends(
       lb.tcp.map((i) => M[i] as string),
       lb.udp.map((i) => M[i] as string),
     );
@@ -277,7 +277,9 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
           `[nat-lab] --- ${p.name} (pid ${p.pid}, alive ${p.alive}) last output:\n${p.rawOut.slice(-25).join("\n")}\n${p.stderr.slice(-1500)}`,
         );
       }
-      console.log(`[nat-lab] LB flows: ${JSON.stringify(await lab.lbFlows().catch(() => []))}`);
+      console.log(
+        `[nat-lab] LB flows: ${JSON.stringify(await lab.rules.lbFlows().catch(() => []))}`,
+      );
     });
   });
 
@@ -366,7 +368,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
         toServer.toString("hex"),
       );
 
-      const flows = await lab.lbFlows();
+      const flows = await lab.rules.lbFlows();
       const landed = (proto: string, src: string) =>
         flows.filter((f) => f.proto === proto && f.src === src).map((f) => nodeOf(f.backend));
       expect(landed("udp", ADDR.natA.pub)).toEqual(["node-1"]);
@@ -457,7 +459,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
     if (clientPort) expect(player.port).toBe(clientPort);
 
     // where did each flow land? (LB conntrack: public source -> backend)
-    const flows = await lab.lbFlows();
+    const flows = await lab.rules.lbFlows();
     const landed = (proto: string, src: string) =>
       flows.filter((f) => f.proto === proto && f.src === src).map((f) => nodeOf(f.backend));
     expect(landed("udp", ADDR.natA.pub)).toEqual(["node-1"]);
@@ -552,7 +554,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
     const gs = await startGameServer();
     await waitRegistered(ADDR.natA.pub);
     const c = await startClient("client-70", ADDR.clientHosts[0]);
-    const release = await lab.holdUdp("B", ADDR.clientHosts[0], {
+    const release = await lab.rules.holdUdp("B", ADDR.clientHosts[0], {
       ip: ADDR.natA.pub,
       port: GAME_PORT,
     });
@@ -566,7 +568,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
       await sleep(300);
       await release();
       const { result, ms } = await pending;
-      const ct = await lab.conntrackList(lab.ns.natB, ["-p", "udp"]);
+      const ct = await lab.rules.conntrackList(lab.ns.natB, ["-p", "udp"]);
       const toServer = ct.find((f) => f.dst === ADDR.natA.pub && f.dport === GAME_PORT);
       const inbound = ct.find(
         (f) => f.src === ADDR.natA.pub && f.sport === GAME_PORT && f.dst === ADDR.natB.pub,
@@ -615,7 +617,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
     const { gs, owner, ownerIdx, mark, killedAt } = await startServerAndKillItsOwner();
     // the LB notices the dead endpoint (like a cloud LB health check / kube-proxy):
     // out of rotation, its conntrack entries dropped
-    await lab.removeLbBackend(M[ownerIdx] as string);
+    await lab.rules.removeLbBackend(M[ownerIdx] as string);
     await gs.waitFrom(mark, (l) => l.ev === "master-closed", 5000, "master-closed");
     await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
     const reg2 = await waitRegistered(ADDR.natA.pub, owner, 15_000);
@@ -633,7 +635,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
 
     // put the node back for any later test
     await startMaster(ownerIdx);
-    await lab.setLbBackends([...M]);
+    await lab.rules.setLbBackends([...M]);
   }, 60_000);
 
   /**
@@ -644,13 +646,13 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
    */
   it("SIGKILL owner, LB keeps the stale UDP flow (UDP reg lost): TCP re-registration reuses the stored UDP endpoint; a new client is welcomed", async () => {
     const { gs, owner, ownerIdx, mark } = await startServerAndKillItsOwner();
-    await lab.setLbBackends(
+    await lab.rules.setLbBackends(
       M.filter((_, i) => i !== ownerIdx),
       M.filter((_, i) => i !== ownerIdx),
     );
     try {
       await gs.waitFrom(mark, (l) => l.ev === "registered", 10_000, "re-registered");
-      const udpFlow = (await lab.lbFlows("udp")).find((f) => f.src === ADDR.natA.pub);
+      const udpFlow = (await lab.rules.lbFlows("udp")).find((f) => f.src === ADDR.natA.pub);
       let reg2: Record<string, unknown> | string;
       try {
         reg2 = await waitRegistered(ADDR.natA.pub, owner, 5000);
@@ -669,7 +671,7 @@ describeWith(labPrerequisite(), "NAT lab (layer B: masters + SDK behind NATs)", 
       expect(result.outcome).toBe("welcomed");
     } finally {
       await startMaster(ownerIdx);
-      await lab.setLbBackends([...M]);
+      await lab.rules.setLbBackends([...M]);
     }
   }, 60_000);
 });

@@ -82,9 +82,9 @@ describeWith(
     }
 
     it("LB: UDP and TCP flows go round-robin to the three masters and keep the public source address", async () => {
-      await lab.setNat("A", "port-restricted");
-      await lab.setLbBackends([...ADDR.masters]);
-      await lab.flushUdpState();
+      await lab.rules.setNat("A", "port-restricted");
+      await lab.rules.setLbBackends([...ADDR.masters]);
+      await lab.rules.flushUdpState();
       const udpNodes: string[] = [];
       for (let i = 0; i < 6; i++) {
         const { port } = await rpc(peerA, {
@@ -133,7 +133,7 @@ describeWith(
       expect(tcpNodes).toEqual(["node-1", "node-2", "node-3", "node-1", "node-2", "node-3"]);
 
       // the order is configurable (and rewriting the rules resets the counters), separately per protocol
-      await lab.setLbBackends(
+      await lab.rules.setLbBackends(
         [ADDR.masters[1], ADDR.masters[2], ADDR.masters[0]],
         [ADDR.masters[2], ADDR.masters[0], ADDR.masters[1]],
       );
@@ -153,15 +153,15 @@ describeWith(
         timeoutMs: 1500,
       });
       expect((u.reply as { node: string }).node).toBe("node-3");
-      const flows = await lab.lbFlows("udp");
+      const flows = await lab.rules.lbFlows("udp");
       expect(flows.some((f) => f.src === ADDR.natA.pub && f.backend === ADDR.masters[2])).toBe(
         true,
       );
       await rpc(peerA, { op: "udp-close", sock: "lbx" });
 
       // removing a backend: rotation continues over the others
-      await lab.setLbBackends([...ADDR.masters]);
-      await lab.removeLbBackend(ADDR.masters[0]);
+      await lab.rules.setLbBackends([...ADDR.masters]);
+      await lab.rules.removeLbBackend(ADDR.masters[0]);
       const seen: string[] = [];
       for (let i = 0; i < 4; i++) {
         const r = await rpc(peerA, {
@@ -173,11 +173,11 @@ describeWith(
         seen.push((r.reply as { node: string }).node);
       }
       expect(seen).toEqual(["node-2", "node-3", "node-2", "node-3"]);
-      await lab.setLbBackends([...ADDR.masters]);
+      await lab.rules.setLbBackends([...ADDR.masters]);
     });
 
     it("port-restricted NAT: endpoint-independent mapping, port-restricted filtering", async () => {
-      await lab.setNat("B", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
       await rpc(peerB, { op: "udp-bind", sock: "pr", host: ADDR.clientHosts[0], port: 40000 });
       const m1 = await mapped(peerB, "pr", 3478);
       const m2 = await mapped(peerB, "pr", 3479);
@@ -233,7 +233,7 @@ describeWith(
     });
 
     it("full-cone NAT: static mapping, anyone can send to it unsolicited", async () => {
-      await lab.setNat("B", {
+      await lab.rules.setNat("B", {
         kind: "full-cone",
         fullConePorts: [{ ip: ADDR.clientHosts[0], port: 40001 }],
       });
@@ -258,7 +258,7 @@ describeWith(
     });
 
     it("symmetric NAT: a new public port per destination", async () => {
-      await lab.setNat("B", "symmetric");
+      await lab.rules.setNat("B", "symmetric");
       await rpc(peerB, { op: "udp-bind", sock: "sy", host: ADDR.clientHosts[0], port: 40002 });
       const m1 = await mapped(peerB, "sy", 3478);
       const m2 = await mapped(peerB, "sy", 3479);
@@ -277,7 +277,7 @@ describeWith(
       dropUnsolicited: boolean,
       localPort: number,
     ): Promise<{ masterPort: number; seenByServer: number; knockAfterReached: boolean }> {
-      await lab.setNat("B", { kind: "port-restricted", dropUnsolicited });
+      await lab.rules.setNat("B", { kind: "port-restricted", dropUnsolicited });
       await rpc(peerB, { op: "udp-bind", sock: "ek", host: ADDR.clientHosts[0], port: localPort });
       const m = await mapped(peerB, "ek", 3478); // "master" learns the public endpoint
       await rpc(stranger, {
@@ -335,11 +335,11 @@ describeWith(
       expect(r.seenByServer).not.toBe(r.masterPort);
       // knocks to the advertised port now hit the NAT itself, not the client
       expect(r.knockAfterReached).toBe(false);
-      const flows = await lab.conntrackList(lab.ns.natB, ["-p", "udp"]);
+      const flows = await lab.rules.conntrackList(lab.ns.natB, ["-p", "udp"]);
       console.log(
         `[nat-lab] natB conntrack after early knock:\n${flows.map((f) => f.line).join("\n")}`,
       );
-      await lab.setNat("B", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
     });
   },
 );
