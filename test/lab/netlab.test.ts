@@ -176,6 +176,78 @@ describeWith(
       await lab.rules.setLbBackends([...ADDR.masters]);
     });
 
+    it("every game host and every player home leaves its NAT from its own public address, keeping its port; .70 and .71 share NAT B's first", async () => {
+      await lab.rules.setNat("A", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
+      const hosts: Array<{ peer: LabProcess; lan: string; pub: string }> = [
+        ...ADDR.gameSites.map((s) => ({ peer: peerA, ...s })),
+        ...ADDR.clientHosts.map((lan) => ({ peer: peerB, lan, pub: ADDR.natB.pub })),
+        ...ADDR.playerSites.map((s) => ({ peer: peerB, ...s })),
+      ];
+      for (const [i, h] of hosts.entries()) {
+        const sock = `own${i}`;
+        const { port } = await rpc(h.peer, { op: "udp-bind", sock, host: h.lan, port: 0 });
+        expect(await mapped(h.peer, sock, 3478)).toEqual({ from: h.pub, port });
+        expect((await mapped(h.peer, sock, 3479)).port).toBe(port); // endpoint-independent
+        await rpc(h.peer, { op: "udp-close", sock });
+      }
+    });
+
+    it("LB: a backend taken out of rotation keeps its flows or loses its UDP ones, as asked; a black-holed backend drops silently", async () => {
+      const [n1, n2] = ADDR.masters;
+      await lab.rules.setLbBackends([n1]);
+      await lab.rules.flushUdpState();
+      const ask = async (sock: string) =>
+        (
+          (
+            await rpc(peerA, {
+              op: "udp-ask",
+              sock,
+              ip: ADDR.vip,
+              port: MASTER_PORT,
+              timeoutMs: 1500,
+            })
+          ).reply as { node: string }
+        ).node;
+      await rpc(peerA, { op: "udp-bind", sock: "kept", host: ADDR.gameHost, port: 0 });
+      expect(await ask("kept")).toBe("node-1");
+      // out of rotation for new flows only (an endpoint removal): the flow stays on node-1
+      await lab.rules.setLbBackends([n1, n2]);
+      await lab.rules.removeLbBackend(n1, "none");
+      expect(await ask("kept")).toBe("node-1");
+      await rpc(peerA, { op: "udp-bind", sock: "new", host: ADDR.gameHost, port: 0 });
+      expect(await ask("new")).toBe("node-2");
+      // its UDP flows deleted (kube-proxy): the next datagram is a new flow, to node-2
+      await lab.rules.removeLbBackend(n1, "udp");
+      expect(await ask("kept")).toBe("node-2");
+      for (const sock of ["kept", "new"]) await rpc(peerA, { op: "udp-close", sock });
+
+      // black-holed: a TCP connect gets neither an answer nor a refusal (no RST, no ICMP)
+      await lab.rules.setLbBackends([n2]);
+      const release = await lab.rules.blackHole(n2);
+      try {
+        await expect(
+          rpc(peerA, {
+            op: "tcp-ask",
+            ip: ADDR.vip,
+            port: MASTER_PORT,
+            host: ADDR.gameHost,
+            timeoutMs: 1000,
+          }),
+        ).rejects.toThrow(/timeout/);
+      } finally {
+        await release();
+      }
+      const r = await rpc(peerA, {
+        op: "tcp-ask",
+        ip: ADDR.vip,
+        port: MASTER_PORT,
+        host: ADDR.gameHost,
+      });
+      expect((r.reply as { node: string }).node).toBe("node-2");
+      await lab.rules.setLbBackends([...ADDR.masters]);
+    });
+
     it("port-restricted NAT: endpoint-independent mapping, port-restricted filtering", async () => {
       await lab.rules.setNat("B", "port-restricted");
       await rpc(peerB, { op: "udp-bind", sock: "pr", host: ADDR.clientHosts[0], port: 40000 });

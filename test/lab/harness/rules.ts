@@ -97,7 +97,16 @@ export class LabRules {
   };
   lbBackends: { tcp: string[]; udp: string[] } = { tcp: [...ADDR.masters], udp: [...ADDR.masters] };
 
+  /** LB changes read and rewrite the backend list: one at a time (scenarios run some at once). */
+  private lbChanges: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly ns: LabNamespaces) {}
+
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.lbChanges.then(change, change);
+    this.lbChanges = next.catch(() => undefined);
+    return next;
+  }
 
   /**
    * (Re)write the LB's DNAT rules: new flows go round-robin (iptables
@@ -105,7 +114,11 @@ export class LabRules {
    * with the first one. TCP and UDP count separately. Rewriting the rules
    * resets the nth counters; existing flows (conntrack) keep their backend.
    */
-  async setLbBackends(tcp: string[], udp: string[] = tcp): Promise<void> {
+  setLbBackends(tcp: string[], udp: string[] = tcp): Promise<void> {
+    return this.serially(() => this.writeLbRules(tcp, udp));
+  }
+
+  private async writeLbRules(tcp: string[], udp: string[]): Promise<void> {
     const rr = (proto: string, backends: string[]) =>
       backends.map((ip, i) => {
         const left = backends.length - i;
@@ -128,8 +141,10 @@ export class LabRules {
   }
 
   /** Adds a backend at the end of the rotation of both protocols (new flows only). */
-  async addLbBackend(ip: string): Promise<void> {
-    await this.setLbBackends([...this.lbBackends.tcp, ip], [...this.lbBackends.udp, ip]);
+  addLbBackend(ip: string): Promise<void> {
+    return this.serially(() =>
+      this.writeLbRules([...this.lbBackends.tcp, ip], [...this.lbBackends.udp, ip]),
+    );
   }
 
   /**
@@ -138,13 +153,15 @@ export class LabRules {
    * conntrack entries deleted (otherwise a UDP flow that keeps sending stays
    * pinned to the dead backend forever). See FlowsOnRemoval for the others.
    */
-  async removeLbBackend(ip: string, flows: FlowsOnRemoval = "all"): Promise<void> {
-    await this.setLbBackends(
-      this.lbBackends.tcp.filter((x) => x !== ip),
-      this.lbBackends.udp.filter((x) => x !== ip),
-    );
-    if (flows === "all") await this.conntrackDelete(this.ns.lb, ["--reply-src", ip]);
-    if (flows === "udp") await this.conntrackDelete(this.ns.lb, ["-p", "udp", "--reply-src", ip]);
+  removeLbBackend(ip: string, flows: FlowsOnRemoval = "all"): Promise<void> {
+    return this.serially(async () => {
+      await this.writeLbRules(
+        this.lbBackends.tcp.filter((x) => x !== ip),
+        this.lbBackends.udp.filter((x) => x !== ip),
+      );
+      if (flows === "all") await this.conntrackDelete(this.ns.lb, ["--reply-src", ip]);
+      if (flows === "udp") await this.conntrackDelete(this.ns.lb, ["-p", "udp", "--reply-src", ip]);
+    });
   }
 
   async conntrackList(ns: string, args: string[] = []): Promise<Flow[]> {
@@ -185,11 +202,10 @@ export class LabRules {
     const cfg = natConfig(cfgIn);
     const ns = this.natNs(site);
     const lanNet = site === "A" ? ADDR.natA.lanNet : ADDR.natB.lanNet;
-    // hosts with a public address of their own (site A's 2nd and later game hosts)
-    const ownPublic = site === "A" ? ADDR.gameSites.slice(1) : [];
+    // hosts with a public address of their own (site A's 2nd and later game hosts, site B's players)
+    const ownPublic = site === "A" ? ADDR.gameSites.slice(1) : ADDR.playerSites;
     const pubOf = (ip: string) =>
-      ADDR.gameSites.find((s) => s.lan === ip)?.pub ??
-      (site === "A" ? ADDR.natA.pub : ADDR.natB.pub);
+      ownPublic.find((s) => s.lan === ip)?.pub ?? (site === "A" ? ADDR.natA.pub : ADDR.natB.pub);
     const drop = cfg.dropUnsolicited ?? true;
     const nat = [
       "*nat",
@@ -242,7 +258,9 @@ export class LabRules {
    */
   async forgetSiteFlows(): Promise<void> {
     for (const ns of [this.ns.natA, this.ns.natB]) await this.conntrackDelete(ns, []);
-    for (const src of [...ADDR.gameSites.map((s) => s.pub), ADDR.natB.pub])
+    for (const src of [...ADDR.gameSites, ...ADDR.playerSites]
+      .map((s) => s.pub)
+      .concat(ADDR.natB.pub))
       await this.conntrackDelete(this.ns.lb, ["-s", src]);
   }
 

@@ -5,21 +5,26 @@
 //                          "internet"  203.0.113.0/24  (ns <p>-inet, bridge br0, 203.0.113.1)
 //              +-----------------------+---------------------------+
 //              |                       |                           |
-//   ns <p>-lb  eth0 203.0.113.10 (VIP) ns <p>-natA eth0 .20 .21 .22  ns <p>-natB eth0 .30
+//   ns <p>-lb  eth0 203.0.113.10 (VIP) ns <p>-natA eth0 .20 .21 .22  ns <p>-natB eth0 .30-.34
 //              eth1 198.51.100.1                  eth1 192.0.2.1/26           eth1 192.0.2.65/26
 //              |  DNAT nth round-robin            |                           |
-//   ns <p>-mst eth0 198.51.100.2 (redis)    ns <p>-lanA 192.0.2.10 .11 .12 ns <p>-lanB 192.0.2.70,.71
+//   ns <p>-mst eth0 198.51.100.2 (redis)    ns <p>-lanA 192.0.2.10 .11 .12 ns <p>-lanB 192.0.2.70-.75
 //                   198.51.100.11/.12/.13 (masters), .14/.15/.16 (their replacements),
 //                   default route via the LB (no SNAT)
 //
 // Game host 192.0.2.1x leaves NAT A as 203.0.113.2x: a GML server is known by
 // its public IP, so several game servers behind NATs need several public IPs.
+// Client hosts .70 and .71 share NAT B's first address (players in one home);
+// .72-.75 leave as .31-.34 (players in homes of their own: the master
+// pairs a TCP connect with a UDP endpoint of the same IP, so players behind
+// one address connecting at the same moment to different games can be paired
+// with each other's port, which a stream of connects must not be mistaken for).
 // Interfaces are created directly inside the target namespaces
 // (`ip -n A link add x type veth peer name y netns B`), so no interface name
 // ever exists in the root namespace and parallel runs cannot collide.
 import { ipBatch, run, sysctl } from "./shell.js";
 
-/** One game host behind NAT A and the public address NAT A gives it. */
+/** A host behind a NAT and the public address the NAT gives it. */
 export interface GameSite {
   lan: string;
   pub: string;
@@ -29,6 +34,13 @@ const GAME_SITES: readonly GameSite[] = [
   { lan: "192.0.2.10", pub: "203.0.113.20" },
   { lan: "192.0.2.11", pub: "203.0.113.21" },
   { lan: "192.0.2.12", pub: "203.0.113.22" },
+];
+
+const PLAYER_SITES: readonly GameSite[] = [
+  { lan: "192.0.2.72", pub: "203.0.113.31" },
+  { lan: "192.0.2.73", pub: "203.0.113.32" },
+  { lan: "192.0.2.74", pub: "203.0.113.33" },
+  { lan: "192.0.2.75", pub: "203.0.113.34" },
 ];
 
 export const ADDR = {
@@ -44,7 +56,10 @@ export const ADDR = {
   /** The first game host (the one most scenarios use). */
   gameHost: "192.0.2.10",
   gameSites: GAME_SITES,
+  /** Behind NAT B's first address. */
   clientHosts: ["192.0.2.70", "192.0.2.71"] as const,
+  /** Behind NAT B, each with a public address of its own. */
+  playerSites: PLAYER_SITES,
 } as const;
 
 export const MASTER_PORT = 6510;
@@ -97,7 +112,7 @@ export async function buildTopology(
     "p-natA",
     ADDR.gameSites.map((s) => s.pub),
   );
-  uplink(n.natB, "p-natB", [ADDR.natB.pub]);
+  uplink(n.natB, "p-natB", [ADDR.natB.pub, ...ADDR.playerSites.map((s) => s.pub)]);
   // LB <-> masters' backend network
   b.push(`-n ${n.lb} link add eth1 type veth peer name eth0 netns ${n.mst}`);
   b.push(`-n ${n.lb} addr add ${ADDR.lbBackendSide}/24 dev eth1`);
@@ -122,7 +137,7 @@ export async function buildTopology(
     ADDR.natA.lan,
     ADDR.gameSites.map((s) => s.lan),
   );
-  lan(n.natB, n.lanB, ADDR.natB.lan, ADDR.clientHosts);
+  lan(n.natB, n.lanB, ADDR.natB.lan, [...ADDR.clientHosts, ...ADDR.playerSites.map((s) => s.lan)]);
   b.push(`-n ${n.lb} route add default via ${ADDR.inetRouter}`);
   await ipBatch(b);
   for (const ns of [n.inet, n.lb, n.natA, n.natB]) {
