@@ -82,9 +82,9 @@ describeWith(
     }
 
     it("LB: UDP and TCP flows go round-robin to the three masters and keep the public source address", async () => {
-      await lab.setNat("A", "port-restricted");
-      await lab.setLbBackends([...ADDR.masters]);
-      await lab.flushUdpState();
+      await lab.rules.setNat("A", "port-restricted");
+      await lab.rules.setLbBackends([...ADDR.masters]);
+      await lab.rules.flushUdpState();
       const udpNodes: string[] = [];
       for (let i = 0; i < 6; i++) {
         const { port } = await rpc(peerA, {
@@ -133,7 +133,7 @@ describeWith(
       expect(tcpNodes).toEqual(["node-1", "node-2", "node-3", "node-1", "node-2", "node-3"]);
 
       // the order is configurable (and rewriting the rules resets the counters), separately per protocol
-      await lab.setLbBackends(
+      await lab.rules.setLbBackends(
         [ADDR.masters[1], ADDR.masters[2], ADDR.masters[0]],
         [ADDR.masters[2], ADDR.masters[0], ADDR.masters[1]],
       );
@@ -153,15 +153,15 @@ describeWith(
         timeoutMs: 1500,
       });
       expect((u.reply as { node: string }).node).toBe("node-3");
-      const flows = await lab.lbFlows("udp");
+      const flows = await lab.rules.lbFlows("udp");
       expect(flows.some((f) => f.src === ADDR.natA.pub && f.backend === ADDR.masters[2])).toBe(
         true,
       );
       await rpc(peerA, { op: "udp-close", sock: "lbx" });
 
       // removing a backend: rotation continues over the others
-      await lab.setLbBackends([...ADDR.masters]);
-      await lab.removeLbBackend(ADDR.masters[0]);
+      await lab.rules.setLbBackends([...ADDR.masters]);
+      await lab.rules.removeLbBackend(ADDR.masters[0]);
       const seen: string[] = [];
       for (let i = 0; i < 4; i++) {
         const r = await rpc(peerA, {
@@ -173,11 +173,83 @@ describeWith(
         seen.push((r.reply as { node: string }).node);
       }
       expect(seen).toEqual(["node-2", "node-3", "node-2", "node-3"]);
-      await lab.setLbBackends([...ADDR.masters]);
+      await lab.rules.setLbBackends([...ADDR.masters]);
+    });
+
+    it("every game host and every player home leaves its NAT from its own public address, keeping its port; .70 and .71 share NAT B's first", async () => {
+      await lab.rules.setNat("A", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
+      const hosts: Array<{ peer: LabProcess; lan: string; pub: string }> = [
+        ...ADDR.gameSites.map((s) => ({ peer: peerA, ...s })),
+        ...ADDR.clientHosts.map((lan) => ({ peer: peerB, lan, pub: ADDR.natB.pub })),
+        ...ADDR.playerSites.map((s) => ({ peer: peerB, ...s })),
+      ];
+      for (const [i, h] of hosts.entries()) {
+        const sock = `own${i}`;
+        const { port } = await rpc(h.peer, { op: "udp-bind", sock, host: h.lan, port: 0 });
+        expect(await mapped(h.peer, sock, 3478)).toEqual({ from: h.pub, port });
+        expect((await mapped(h.peer, sock, 3479)).port).toBe(port); // endpoint-independent
+        await rpc(h.peer, { op: "udp-close", sock });
+      }
+    });
+
+    it("LB: a backend taken out of rotation keeps its flows or loses its UDP ones, as asked; a black-holed backend drops silently", async () => {
+      const [n1, n2] = ADDR.masters;
+      await lab.rules.setLbBackends([n1]);
+      await lab.rules.flushUdpState();
+      const ask = async (sock: string) =>
+        (
+          (
+            await rpc(peerA, {
+              op: "udp-ask",
+              sock,
+              ip: ADDR.vip,
+              port: MASTER_PORT,
+              timeoutMs: 1500,
+            })
+          ).reply as { node: string }
+        ).node;
+      await rpc(peerA, { op: "udp-bind", sock: "kept", host: ADDR.gameHost, port: 0 });
+      expect(await ask("kept")).toBe("node-1");
+      // out of rotation for new flows only (an endpoint removal): the flow stays on node-1
+      await lab.rules.setLbBackends([n1, n2]);
+      await lab.rules.removeLbBackend(n1, "none");
+      expect(await ask("kept")).toBe("node-1");
+      await rpc(peerA, { op: "udp-bind", sock: "new", host: ADDR.gameHost, port: 0 });
+      expect(await ask("new")).toBe("node-2");
+      // its UDP flows deleted (kube-proxy): the next datagram is a new flow, to node-2
+      await lab.rules.removeLbBackend(n1, "udp");
+      expect(await ask("kept")).toBe("node-2");
+      for (const sock of ["kept", "new"]) await rpc(peerA, { op: "udp-close", sock });
+
+      // black-holed: a TCP connect gets neither an answer nor a refusal (no RST, no ICMP)
+      await lab.rules.setLbBackends([n2]);
+      const release = await lab.rules.blackHole(n2);
+      try {
+        await expect(
+          rpc(peerA, {
+            op: "tcp-ask",
+            ip: ADDR.vip,
+            port: MASTER_PORT,
+            host: ADDR.gameHost,
+            timeoutMs: 1000,
+          }),
+        ).rejects.toThrow(/timeout/);
+      } finally {
+        await release();
+      }
+      const r = await rpc(peerA, {
+        op: "tcp-ask",
+        ip: ADDR.vip,
+        port: MASTER_PORT,
+        host: ADDR.gameHost,
+      });
+      expect((r.reply as { node: string }).node).toBe("node-2");
+      await lab.rules.setLbBackends([...ADDR.masters]);
     });
 
     it("port-restricted NAT: endpoint-independent mapping, port-restricted filtering", async () => {
-      await lab.setNat("B", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
       await rpc(peerB, { op: "udp-bind", sock: "pr", host: ADDR.clientHosts[0], port: 40000 });
       const m1 = await mapped(peerB, "pr", 3478);
       const m2 = await mapped(peerB, "pr", 3479);
@@ -233,7 +305,7 @@ describeWith(
     });
 
     it("full-cone NAT: static mapping, anyone can send to it unsolicited", async () => {
-      await lab.setNat("B", {
+      await lab.rules.setNat("B", {
         kind: "full-cone",
         fullConePorts: [{ ip: ADDR.clientHosts[0], port: 40001 }],
       });
@@ -258,7 +330,7 @@ describeWith(
     });
 
     it("symmetric NAT: a new public port per destination", async () => {
-      await lab.setNat("B", "symmetric");
+      await lab.rules.setNat("B", "symmetric");
       await rpc(peerB, { op: "udp-bind", sock: "sy", host: ADDR.clientHosts[0], port: 40002 });
       const m1 = await mapped(peerB, "sy", 3478);
       const m2 = await mapped(peerB, "sy", 3479);
@@ -277,7 +349,7 @@ describeWith(
       dropUnsolicited: boolean,
       localPort: number,
     ): Promise<{ masterPort: number; seenByServer: number; knockAfterReached: boolean }> {
-      await lab.setNat("B", { kind: "port-restricted", dropUnsolicited });
+      await lab.rules.setNat("B", { kind: "port-restricted", dropUnsolicited });
       await rpc(peerB, { op: "udp-bind", sock: "ek", host: ADDR.clientHosts[0], port: localPort });
       const m = await mapped(peerB, "ek", 3478); // "master" learns the public endpoint
       await rpc(stranger, {
@@ -335,11 +407,11 @@ describeWith(
       expect(r.seenByServer).not.toBe(r.masterPort);
       // knocks to the advertised port now hit the NAT itself, not the client
       expect(r.knockAfterReached).toBe(false);
-      const flows = await lab.conntrackList(lab.ns.natB, ["-p", "udp"]);
+      const flows = await lab.rules.conntrackList(lab.ns.natB, ["-p", "udp"]);
       console.log(
         `[nat-lab] natB conntrack after early knock:\n${flows.map((f) => f.line).join("\n")}`,
       );
-      await lab.setNat("B", "port-restricted");
+      await lab.rules.setNat("B", "port-restricted");
     });
   },
 );
