@@ -66,12 +66,19 @@ export class MasterNode {
     this.handover = new DrainHandover(
       mediator.owned,
       backend.registry,
-      { ...config, handoverWaitMs: handoverWaitMs(config.handoverLeadMs) },
+      {
+        ...config,
+        handoverWaitMs: handoverWaitMs(config.handoverLeadMs),
+        // The socket's -1 backlog, paced out, before its reset.
+        replyDrainMs: storeTimings(config).serverReplyBacklogMs + config.replyGapMs,
+      },
       metrics,
       logger,
       ipFormatter(config.logIp),
       (held) => mediator.forwardHeld(held),
     );
+    // A handed-over game that registered again needs no clean-up: the drain ends sooner.
+    mediator.owned.onHandoverCompleted = (connectionId) => this.handover.completed(connectionId);
   }
 
   static async start(

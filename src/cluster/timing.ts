@@ -52,6 +52,15 @@ export function nodeAliveMs(leaseMs: number): number {
   return leaseMs * 2;
 }
 
+/**
+ * A routed -1 needs the owner's process: one whose heartbeat is older than two
+ * refreshes is frozen or cut off (its Redis subscription may still count as a
+ * receiver until Redis' TCP gives up), so it is not sent a -1 it cannot deliver.
+ */
+export function heartbeatStaleMs(leaseMs: number): number {
+  return 2 * refreshIntervalMs(leaseMs);
+}
+
 /** The node directory's own keys outlive every alive node. */
 export function nodeKeyTtlMs(leaseMs: number): number {
   return leaseMs * 4;

@@ -77,10 +77,12 @@ export type ConnectLookup =
       /** True once a new registration from the server's IP lands, false after the timeout. */
       awaitRegistration(timeoutMs: number): Promise<boolean>;
     }
-  | { status: "ready"; server: LookedUp; clientUdpPort: number }
+  | { status: "ready"; server: LookedUp; clientUdpPort: number; ownerHeartbeatMs: number | null }
   | {
       status: "waiting";
       server: LookedUp;
+      /** The owner node's last heartbeat (its own clock, ms); null where there is only one node. */
+      ownerHeartbeatMs: number | null;
       awaitClientUdp(timeoutMs: number): Promise<number | null>;
     };
 

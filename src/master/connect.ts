@@ -20,6 +20,8 @@ export interface ConnectDependencies {
   clientUdpWaitMs: number;
   /** How long a connect waits for a handed-over server to register again. */
   handoverWaitMs: number;
+  /** An owner node whose heartbeat is older than this is not routed a -1. */
+  heartbeatStaleMs: number;
   registry: Registry;
   nodes: NodeDirectory;
   owned: OwnedServers;
@@ -107,6 +109,11 @@ export class ConnectAttempt {
     if (clientUdpPort === null) return this.answerNotFound("no_udp_endpoint");
     const server = lookup.server;
     const serverUdpPort = server.udpPort as number;
+    if (this.ownerStopped(server.ownerNodeId, lookup.ownerHeartbeatMs)) {
+      // Its subscription may still count as a receiver: a -1 routed there would be lost.
+      this.extra.owner = server.ownerNodeId;
+      return this.answerNotFound("owner_unreachable");
+    }
     const delivery = await this.tellServer(
       server.ownerNodeId,
       server.ownerConnectionId,
@@ -139,6 +146,12 @@ export class ConnectAttempt {
         "connect mediated",
       );
     }
+  }
+
+  /** Whether the owner node (not this one) has missed its last two heartbeats. */
+  private ownerStopped(ownerNodeId: string, heartbeatMs: number | null): boolean {
+    if (ownerNodeId === this.deps.nodeId || heartbeatMs === null) return false;
+    return Date.now() - heartbeatMs > this.deps.heartbeatStaleMs;
   }
 
   /** Hands the server its `-1` on whichever node holds its socket. */

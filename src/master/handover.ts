@@ -21,6 +21,8 @@ export interface HandoverOptions {
   handoverLeadMs: number;
   /** How long the new registration may take; after it, an unclaimed entry is removed. */
   handoverWaitMs: number;
+  /** How long the -1s already queued on a socket may take to go out before it is reset. */
+  replyDrainMs: number;
 }
 
 /** How often the drain looks for servers to schedule (new ones may register while it runs). */
@@ -28,7 +30,10 @@ const SCAN_INTERVAL_MS = 1_000;
 
 export class DrainHandover {
   private readonly scheduled = new Map<string, NodeJS.Timeout>();
-  private readonly cleanups = new Set<NodeJS.Timeout>();
+  /** Per handed-over socket: what removes its entry if its game never registers again. */
+  private readonly cleanups = new Map<string, NodeJS.Timeout>();
+  /** Removals of never-replaced entries under way (the drain waits for them). */
+  private pendingUnregisters = 0;
   private scanTimer: NodeJS.Timeout | null = null;
   private deadlineMs = 0;
   private onSettled: (() => void) | null = null;
@@ -77,9 +82,22 @@ export class DrainHandover {
     );
   }
 
+  /** Its game registered again (the new registration replaced the marked one): nothing to clean. */
+  completed(connectionId: string): void {
+    const cleanup = this.cleanups.get(connectionId);
+    if (cleanup === undefined) return;
+    clearTimeout(cleanup);
+    this.settle(connectionId);
+  }
+
+  private settle(connectionId: string): void {
+    this.cleanups.delete(connectionId);
+    if (this.cleanups.size === 0 && this.pendingUnregisters === 0) this.onSettled?.();
+  }
+
   /** Resolves once every hand-over's wait is over (each marked entry replaced or removed). */
   settled(): Promise<void> {
-    if (this.cleanups.size === 0) return Promise.resolve();
+    if (this.cleanups.size === 0 && this.pendingUnregisters === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.onSettled = resolve;
     });
@@ -89,7 +107,7 @@ export class DrainHandover {
     this.stopScanning();
     for (const timer of this.scheduled.values()) clearTimeout(timer);
     this.scheduled.clear();
-    for (const timer of this.cleanups) clearTimeout(timer);
+    for (const timer of this.cleanups.values()) clearTimeout(timer);
     this.cleanups.clear();
   }
 
@@ -127,20 +145,29 @@ export class DrainHandover {
     if (!socket || socket.closed) return;
     // Marked first, so a connect in between waits for the new registration instead of -2.
     const marked = await this.registry.markHandover(ip, connectionId).catch(() => false);
+    // -1s already queued (paced) go out before the reset, which would drop them; any
+    // routed here afterwards are held and delivered to the new registration.
+    await Promise.race([
+      socket.repliesWritten(),
+      new Promise((resolve) => setTimeout(resolve, this.options.replyDrainMs).unref()),
+    ]);
     this.owned.markHandingOver(connectionId);
     socket.reset("handed over to another node");
     this.metrics.drainHandovers.inc({ result });
     this.logger.debug({ server: this.formatIp(ip), result, marked }, "server handed over");
     // If the game never comes back, its marked entry must not outlive the wait.
     const cleanup = setTimeout(() => {
+      // Out of the table first: completing the hand-over below must not settle it early.
+      this.cleanups.delete(connectionId);
       // Whatever was held for it goes to a registration that landed late, if any.
       void this.forwardHeld(this.owned.completeHandover(connectionId));
+      this.pendingUnregisters++;
       void this.owned.unregister(ip, connectionId).finally(() => {
-        this.cleanups.delete(cleanup);
-        if (this.cleanups.size === 0) this.onSettled?.();
+        this.pendingUnregisters--;
+        this.settle(connectionId);
       });
     }, this.options.handoverWaitMs);
     cleanup.unref();
-    this.cleanups.add(cleanup);
+    this.cleanups.set(connectionId, cleanup);
   }
 }

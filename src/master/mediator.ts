@@ -12,6 +12,7 @@ import type {
   PeerFoundMessage,
   Registry,
 } from "../cluster/types.js";
+import { heartbeatStaleMs } from "../cluster/timing.js";
 import type { LobbyOrder } from "../config/index.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
@@ -37,6 +38,7 @@ import { RepeatedConnects } from "./repeated-connects.js";
 import { compareVersions } from "./compare-versions.js";
 
 export interface MediatorOptions extends AdmissionOptions {
+  leaseMs: number;
   nodeId: string;
   masterVersion: string;
   clientUdpWaitMs: number;
@@ -84,6 +86,7 @@ export class Mediator implements CommandHandler {
       nodeId: options.nodeId,
       clientUdpWaitMs: options.clientUdpWaitMs,
       handoverWaitMs: options.handoverWaitMs,
+      heartbeatStaleMs: heartbeatStaleMs(options.leaseMs),
       registry,
       nodes,
       owned: this.owned,

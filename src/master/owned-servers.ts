@@ -41,6 +41,8 @@ export class OwnedServers {
   /** connection id → server IP whose compare-and-delete is still owed to the store. */
   private readonly owedUnregisters = new Map<string, string>();
   private readonly handedOver = new Map<string, HandedOver>();
+  /** Told when a hand-over is over (the drain stops waiting for it). */
+  onHandoverCompleted: ((connectionId: string) => void) | null = null;
   private readonly log: ThrottledLog;
 
   constructor(
@@ -170,6 +172,7 @@ export class OwnedServers {
   completeHandover(connectionId: string): { ip: string; forwards: PeerFoundMessage[] } | null {
     const entry = this.handedOver.get(connectionId);
     this.handedOver.delete(connectionId);
+    if (entry) this.onHandoverCompleted?.(connectionId);
     return entry ?? null;
   }
 

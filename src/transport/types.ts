@@ -28,6 +28,8 @@ export interface GameConnection {
   close(reason: string): void;
   /** Closes with an RST: the peer's next write fails at once (a GML server then re-registers). */
   reset(reason: string): void;
+  /** Resolves once every reply queued so far has been written. */
+  repliesWritten(): Promise<void>;
   /** Keeps the socket past the idle timeout (registered servers live as long as they like). */
   keepAlive(): void;
 }

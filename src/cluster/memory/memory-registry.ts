@@ -179,10 +179,17 @@ export class MemoryRegistry implements Registry {
     if (sendAtMs - nowMs > this.timings.serverReplyBacklogMs) return { status: "busy", server };
     stored.replyClockMs = sendAtMs;
     const clientUdpPort = this.takeClientEndpoint(clientIp);
-    if (clientUdpPort !== null) return { status: "ready", server, clientUdpPort };
+    // One node: the owner is this process.
+    if (clientUdpPort !== null)
+      return { status: "ready", server, clientUdpPort, ownerHeartbeatMs: null };
     // Queued now, in this same step, so a UDP `connect` right after cannot miss it.
     const waiter = this.queueClientWaiter(clientIp);
-    return { status: "waiting", server, awaitClientUdp: (timeoutMs) => waiter(timeoutMs) };
+    return {
+      status: "waiting",
+      server,
+      ownerHeartbeatMs: null,
+      awaitClientUdp: (timeoutMs) => waiter(timeoutMs),
+    };
   }
 
   async markHandover(ip: string, ownerConnectionId: string): Promise<boolean> {

@@ -70,11 +70,13 @@ const scripts = {
   unregisterServer: new RedisScript("unregister-server", (raw) => Number(raw) === 1),
   recordClientUdp: new RedisScript("record-client-udp", (raw) => Number(raw) === 1),
   beginConnect: new RedisScript("begin-connect", (raw, fail) => {
-    const [status, port, fields] = reply.array(raw, fail);
+    const [status, port, fields, heartbeat] = reply.array(raw, fail);
+    const beat = typeof heartbeat === "string" && heartbeat !== "" ? Number(heartbeat) : null;
     return {
       status: reply.text(status, fail),
       port: status === "not_found" ? null : reply.port(port, fail),
       fields: status === "not_found" ? [] : (reply.array(fields, fail) as Array<string | null>),
+      ownerHeartbeatMs: beat !== null && Number.isFinite(beat) ? beat : null,
     };
   }),
   cancelWait: new RedisScript("cancel-wait", (raw, fail) => reply.port(raw, fail)),
@@ -213,6 +215,7 @@ export class RedisRegistry implements Registry {
           this.keys.clientEndpoints(clientIp),
           this.keys.waitingConnects(clientIp),
           this.keys.serverWaiters(serverIp),
+          this.keys.nodes,
         ],
         [
           this.options.clientUdpTtlMs,
@@ -244,10 +247,18 @@ export class RedisRegistry implements Registry {
       case "busy":
         return { status: result.status, server };
       case "ready":
-        if (result.port !== null) return { status: "ready", server, clientUdpPort: result.port };
+        if (result.port !== null) {
+          return {
+            status: "ready",
+            server,
+            clientUdpPort: result.port,
+            ownerHeartbeatMs: result.ownerHeartbeatMs,
+          };
+        }
         return {
           status: "waiting",
           server,
+          ownerHeartbeatMs: result.ownerHeartbeatMs,
           awaitClientUdp: async (timeoutMs) => {
             const port = await this.wakeups.clientPorts.wait(clientLatch, timeoutMs);
             if (port !== null) return port;

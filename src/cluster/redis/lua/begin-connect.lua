@@ -4,7 +4,10 @@
 -- and claim the client's newest live UDP endpoint (the one its game sent just
 -- before this connect); with none yet, queue this connect as a waiter that
 -- the client's UDP `connect` will be handed to.
--- KEYS: 1 server hash, 2 client endpoint list, 3 waiting connects list, 4 server waiters set
+-- Also returns the owner node's last heartbeat, so the caller does not route a
+-- -1 to a node that stopped (its subscription may still count as a receiver).
+-- KEYS: 1 server hash, 2 client endpoint list, 3 waiting connects list, 4 server waiters set,
+--       5 node heartbeats (zset)
 -- ARGV: 1 client ttl ms, 2 waiter entry "node|id", 3 reply gap ms, 4 backlog ms, 5 node id
 local now = now_ms()
 local server = redis.call('HMGET', KEYS[1], unpack(READ))
@@ -19,13 +22,14 @@ if (server[READ_AT[F.udpPort]] or '') == '' then return { 'server_udp_unknown', 
 local send_at = math.max(now, tonumber(state[2] or 0) + tonumber(ARGV[3]))
 if send_at - now > tonumber(ARGV[4]) then return { 'busy', '', server } end
 redis.call('HSET', KEYS[1], F.replyClockMs, send_at)
+local heartbeat = redis.call('ZSCORE', KEYS[5], server[READ_AT[F.ownerNodeId]]) or ''
 local ttl = tonumber(ARGV[1])
 while true do
   local entry = redis.call('RPOP', KEYS[2])
   if not entry then break end
   local port, at = string.match(entry, '^(%d+):(%d+)$')
-  if port and now - tonumber(at) <= ttl then return { 'ready', port, server } end
+  if port and now - tonumber(at) <= ttl then return { 'ready', port, server, heartbeat } end
 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ttl)
-return { 'ready', '', server }
+return { 'ready', '', server, heartbeat }
