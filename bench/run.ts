@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { runFloor } from "./scenarios/floor.js";
 import { runFuzzScenario } from "./scenarios/fuzz.js";
 import { runMemoryScenario } from "./scenarios/memory.js";
+import { runRedisCpu } from "./scenarios/rediscpu.js";
 import { runCompare, runRamp, runRedisCost } from "./scenarios/throughput.js";
 import { runSlowloris } from "./scenarios/slowloris.js";
 import { runSoak } from "./scenarios/soak.js";
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
     floor: () => runFloor(options),
     ramp: () => runRamp(options),
     rediscost: () => runRedisCost(options),
+    rediscpu: () => runRedisCpu(options),
     memory: () => runMemoryScenario(options),
     fuzz: () => runFuzzScenario(options),
     slowloris: () => runSlowloris(options),
