@@ -4,7 +4,7 @@
 // refresh timers. Each registry call is then exactly what a node sends to
 // Redis for that step, so Redis' counters can be read per operation.
 import pino from "pino";
-import { BadInputLog } from "../../src/bad-input.js";
+import { BadInputLog } from "../../src/bad-input-log.js";
 import { RedisBackend } from "../../src/cluster/redis/redis-backend.js";
 import { storeTimings, type StoreTimings } from "../../src/cluster/timing.js";
 import type { NodeMessage, RegisterServerInput } from "../../src/cluster/types.js";

@@ -11,6 +11,8 @@ local lease = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local outcomes = {}
 local ports = {}
+-- Each game's data1 index is kept alive once per batch, not once per server.
+local touched = {}
 for i = 5, #ARGV - 1, 2 do
   local ip, conn = ARGV[i], ARGV[i + 1]
   local key = ARGV[4] .. ip
@@ -21,7 +23,11 @@ for i = 5, #ARGV - 1, 2 do
   elseif current[1] == conn then
     redis.call('PEXPIRE', key, ttl)
     redis.call('ZADD', KEYS[2], now + lease, ip)
-    if current[3] and current[3] ~= '' then redis.call('PEXPIRE', ARGV[3] .. current[3], ttl) end
+    local data1 = current[3]
+    if data1 and data1 ~= '' and not touched[data1] then
+      touched[data1] = true
+      redis.call('PEXPIRE', ARGV[3] .. data1, ttl)
+    end
     outcomes[#outcomes + 1] = 'kept'
     ports[#ports + 1] = current[2] or ''
   else
