@@ -374,6 +374,13 @@ export const OPTIONS = {
     default: 1_000,
     help: "A node answers identical lobby2 queries from its own copy for this long (0: ask the store every time)",
   }),
+  lobbyStoreRate: option({
+    flag: "--lobby-store-rate",
+    env: "GMNET_LOBBY_STORE_RATE",
+    parser: int(0, 1_000_000),
+    default: 20,
+    help: "Lobby queries per second one node sends its store, whatever the number of sources (burst: twice that); beyond, a query gets the last answer to the same query however old, or an empty list, counted. 0 = unlimited",
+  }),
   lobbyScanLimit: option({
     flag: "--lobby-scan-limit",
     env: "GMNET_LOBBY_SCAN_LIMIT",

@@ -2,19 +2,27 @@
 // one store query and one encoded reply (the same Buffer goes to every
 // socket, so a hundred slow readers hold one copy), the store's work is
 // bounded by the scan limit, and the reply by the byte cap a game can read.
+// Filters are the requester's choice, so the cache alone does not bound the
+// store's work: a node-wide budget of store queries does, whatever the number
+// of sources. Past it, a query gets the last answer to the same query (however
+// old: a game's own lobby query is usually one everyone asks) or an empty list.
 import type { Logger } from "pino";
 import type { Registry } from "../cluster/types.js";
 import type { LobbyOrder } from "../config/index.js";
 import type { MasterMetrics } from "../metrics.js";
 import { encodeLobby, encodeLobbyWithin, type LobbyQuery } from "../protocol/index.js";
+import { TokenBucket } from "../transport/token-buckets.js";
 import { RecencyMap } from "../util/recency-map.js";
 import { ThrottledLog } from "../util/log-throttle.js";
 
 /** An encoded reply and how it went (a cached answer counts the same result again). */
 interface LobbyAnswer {
   reply: Buffer;
-  result: "ok" | "truncated" | "store_error";
+  result: "ok" | "truncated" | "store_error" | "stale" | "shed";
 }
+
+/** Over the store budget with nothing cached for the query. */
+const SHED: LobbyAnswer = { reply: encodeLobby([]), result: "shed" };
 
 /** Distinct queries cached at once (each is a few hundred bytes to a reply's size). */
 const MAX_CACHED_QUERIES = 256;
@@ -24,11 +32,13 @@ export interface LobbyServiceOptions {
   lobbyScanLimit: number;
   lobbyReplyMaxBytes: number;
   lobbyOrder: LobbyOrder;
+  lobbyStoreRate: number;
 }
 
 export class LobbyService {
   private readonly cache = new RecencyMap<string, Promise<LobbyAnswer>>(MAX_CACHED_QUERIES);
   private readonly log: ThrottledLog;
+  private readonly storeBudget: TokenBucket;
 
   constructor(
     private readonly registry: Registry,
@@ -38,6 +48,7 @@ export class LobbyService {
     private readonly now: () => number = Date.now,
   ) {
     this.log = new ThrottledLog(logger);
+    this.storeBudget = new TokenBucket(options.lobbyStoreRate, now);
   }
 
   /** The encoded `-7` reply for `query` (an empty list when the store cannot answer). */
@@ -55,12 +66,21 @@ export class LobbyService {
       cached !== undefined &&
       cachedAt !== undefined &&
       nowMs - cachedAt < this.options.lobbyCacheMs;
-    this.metrics.lobbyCache.inc({ result: hit ? "hit" : "miss" });
     let answer: Promise<LobbyAnswer>;
-    if (hit) answer = cached;
-    else {
+    if (hit) {
+      this.metrics.lobbyCache.inc({ result: "hit" });
+      answer = cached;
+    } else if (this.storeBudget.allow()) {
+      this.metrics.lobbyCache.inc({ result: "miss" });
       answer = this.query(effective);
-      if (this.options.lobbyCacheMs > 0) this.cache.set(key, answer, nowMs);
+      // Kept past lobbyCacheMs too: the answer an over-budget query falls back on.
+      this.cache.set(key, answer, nowMs);
+    } else if (cached === undefined || cachedAt === undefined) {
+      answer = Promise.resolve(SHED);
+    } else {
+      // Kept as recent: a query games keep asking outlives a flood of one-off filters.
+      this.cache.set(key, cached, cachedAt);
+      answer = stale(cached);
     }
     const { reply, result } = await answer;
     this.metrics.lobbyRequests.inc({ result });
@@ -81,4 +101,9 @@ export class LobbyService {
       return { reply: encodeLobby([]), result: "store_error" };
     }
   }
+}
+
+/** A cached answer served past its time: the same bytes, counted as stale. */
+async function stale(cached: Promise<LobbyAnswer>): Promise<LobbyAnswer> {
+  return { reply: (await cached).reply, result: "stale" };
 }

@@ -32,22 +32,18 @@ import { ThrottledLog } from "../util/log-throttle.js";
 import { Admission, type AdmissionOptions } from "./admission.js";
 import { ConnectAttempt, type ConnectDependencies } from "./connect.js";
 import { InFlight } from "./in-flight.js";
-import { LobbyService } from "./lobby-service.js";
+import { LobbyService, type LobbyServiceOptions } from "./lobby-service.js";
 import { OwnedServers } from "./owned-servers.js";
 import { RepeatedConnects } from "./repeated-connects.js";
 import { compareVersions } from "./compare-versions.js";
 
-export interface MediatorOptions extends AdmissionOptions {
+export interface MediatorOptions extends AdmissionOptions, LobbyServiceOptions {
   leaseMs: number;
   nodeId: string;
   masterVersion: string;
   clientUdpWaitMs: number;
   handoverWaitMs: number;
   lobbyEnabled: boolean;
-  lobbyOrder: LobbyOrder;
-  lobbyCacheMs: number;
-  lobbyScanLimit: number;
-  lobbyReplyMaxBytes: number;
   lobbyDataMaxBytes: number;
   minVersion: string;
   /** A second connect for the same pair within this window counts as a likely punch failure. */
