@@ -13,7 +13,6 @@ import type {
   Registry,
 } from "../cluster/types.js";
 import { heartbeatStaleMs } from "../cluster/timing.js";
-import type { LobbyOrder } from "../config/index.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import {

@@ -9,7 +9,12 @@ import { CONTRACT_TIMINGS } from "../contract/registry-contract.js";
 import { metricTotal } from "../helpers/master.js";
 
 function queryFor(filter: string): LobbyQuery {
-  return { filters: [filter, "", "", "", "", "", "", ""], sortBy: "date", sortDirection: "DESC", limit: null };
+  return {
+    filters: [filter, "", "", "", "", "", "", ""],
+    sortBy: "date",
+    sortDirection: "DESC",
+    limit: null,
+  };
 }
 
 /** A registry whose lobby queries are counted. */
@@ -27,7 +32,13 @@ function service(storeRate: number) {
   const metrics = new MasterMetrics({ processMetrics: false });
   const lobby = new LobbyService(
     registry,
-    { lobbyCacheMs: 1000, lobbyScanLimit: 100, lobbyReplyMaxBytes: 1200, lobbyOrder: "fixed", lobbyStoreRate: storeRate },
+    {
+      lobbyCacheMs: 1000,
+      lobbyScanLimit: 100,
+      lobbyReplyMaxBytes: 1200,
+      lobbyOrder: "documented",
+      lobbyStoreRate: storeRate,
+    },
     metrics,
     pino({ level: "silent" }),
     () => nowMs,
