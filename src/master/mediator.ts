@@ -11,6 +11,7 @@ import type {
   NodeMessage,
   PeerFoundMessage,
   Registry,
+  ServerRegistration,
 } from "../cluster/types.js";
 import { heartbeatStaleMs } from "../cluster/timing.js";
 import type { IpFormatter } from "../logging.js";
@@ -195,20 +196,51 @@ export class Mediator implements CommandHandler {
     }
     // Booked before the hand-over reset the socket: delivered once the game re-registers.
     if (this.owned.holdForward(message)) return;
-    // The store still names a socket this node no longer holds (its close could not
-    // reach the store): remove exactly that registration so the next connect gets -2.
+    this.inFlight.track(this.redirect(message));
+  }
+
+  /**
+   * A -1 for a socket this node no longer holds: the game registered again
+   * since the connect read its registration (the client already has its -1,
+   * so the server must get one too), or the store still names the gone socket.
+   */
+  private async redirect(message: PeerFoundMessage): Promise<void> {
+    let current: ServerRegistration | null;
+    try {
+      current = await this.registry.findServer(message.serverIp);
+    } catch (error) {
+      this.metrics.busMessages.inc({
+        direction: "forwarded",
+        type: message.type,
+        result: "dropped",
+      });
+      this.log.warn({ err: error }, "store unreachable: a -1 for a gone server socket was dropped");
+      return;
+    }
+    if (current !== null && current.ownerConnectionId !== message.ownerConnectionId) {
+      return this.deliver(current, [message]);
+    }
+    // Its close could not reach the store: remove exactly that registration so
+    // the next connect gets -2.
     this.log.warn(
       { server: this.formatIp(message.serverIp) },
       "routed -1 for a server socket this node no longer holds: removing the stale registration",
     );
-    this.inFlight.track(this.owned.unregister(message.serverIp, message.ownerConnectionId));
+    await this.owned.unregister(message.serverIp, message.ownerConnectionId);
   }
 
   /** Hands the -1s held for a handed-over socket to its game's new registration, wherever it is. */
   async forwardHeld(held: { ip: string; forwards: PeerFoundMessage[] } | null): Promise<void> {
     if (!held || held.forwards.length === 0) return;
-    const current = await this.registry.findServer(held.ip);
-    for (const message of held.forwards) {
+    return this.deliver(await this.registry.findServer(held.ip), held.forwards);
+  }
+
+  /** Sends -1s meant for an older socket of a game to `current`, its registration now. */
+  private async deliver(
+    current: ServerRegistration | null,
+    messages: readonly PeerFoundMessage[],
+  ): Promise<void> {
+    for (const message of messages) {
       const forward = { ...message, ownerConnectionId: current?.ownerConnectionId ?? "" };
       const delivered =
         current === null

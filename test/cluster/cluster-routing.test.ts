@@ -134,6 +134,23 @@ describe("a cluster of master nodes on one Redis", () => {
     expect(secondTcp.closed).toBe(false);
   });
 
+  it("gives a -1 routed to a socket its game has since replaced to the game's current socket", async () => {
+    const [a, b] = (await cluster(2)) as [TestMaster, TestMaster];
+    const server = await registerServer(a, "127.0.0.2");
+    // As if B's connect read the game's previous registration: the socket it names is gone.
+    const delivered = await b.node.backend.bus.send(a.node.config.nodeId, {
+      type: "peer-found",
+      serverIp: "127.0.0.2",
+      ownerConnectionId: "a-socket-since-closed",
+      clientIp: "127.0.0.3",
+      clientUdpPort: 40_000,
+    });
+    expect(delivered).toBe(true);
+    const toServer = peerReply("127.0.0.3", 40_000);
+    expect(await server.tcp.waitForBytes(toServer.length)).toEqual(toServer);
+    expect((await a.node.backend.registry.findServer("127.0.0.2"))?.udpPort).toBe(server.udp.port);
+  });
+
   it("ends with exactly one owner when two nodes register one IP at the same moment", async () => {
     const [a, b] = (await cluster(2)) as [TestMaster, TestMaster];
     const onA = await res.tcp(a.gamePort, "127.0.0.21");
