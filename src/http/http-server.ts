@@ -196,8 +196,10 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
         });
         const offset = q.offset ?? 0;
         const limit = q.limit ?? 100;
+        // Unfiltered, the store's count: the scan stops at its limit, the store does not.
+        const unfiltered = query.filters.every((filter) => filter === "");
         return {
-          total: all.length,
+          total: unfiltered ? await deps.registry.countServers() : all.length,
           offset,
           servers: all.slice(offset, offset + limit).map(serverView),
         };

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { StatusSnapshot } from "../../src/http/status/status-snapshot.js";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
+  lobbyData,
   peerFoundBytes,
   registerLobbyFixture,
   registerRawServer,
@@ -57,6 +58,7 @@ describe("status page", () => {
     const all = await status(master);
     expect(all.servers).toEqual({
       total: 3,
+      scanned: 3,
       byGame: [
         { game: "dm", servers: 2 },
         { game: "ctf", servers: 1 },
@@ -75,6 +77,33 @@ describe("status page", () => {
     const key = dm.lobby.servers[0]?.key ?? "";
     const detail = await status(master, `?server=${key}`);
     expect(detail.detail).toMatchObject({ ip: "127.0.0.5", version: "1.2.5", ownerAlive: true });
+  });
+
+  it("counts and lists more servers than one game lobby reply holds, each with its detail", async () => {
+    const master = await resources.master({ http: true });
+    const count = 20; // a 1200-byte lobby reply holds about nine of these
+    for (let i = 0; i < count; i++) {
+      await registerRawServer(resources, master, `127.0.1.${i + 1}`, {
+        version: "1.2.5",
+        data: lobbyData(i < 15 ? "old" : "new", `row${i}`, "x".repeat(60)),
+      });
+    }
+    const all = await status(master);
+    expect(all.servers.total).toBe(count);
+    expect(all.servers.byGame).toEqual([
+      { game: "old", servers: 15 },
+      { game: "new", servers: 5 },
+    ]);
+    const oldest = await status(master, "?data1=old&direction=ASC");
+    expect(oldest.lobby.total).toBe(15);
+    const detail = await status(master, `?server=${oldest.lobby.servers[0]?.key}`);
+    expect(detail.detail?.ip).toBe("127.0.1.1");
+    const admin = (await (await fetch(`${master.httpUrl}/admin/servers?limit=5`)).json()) as {
+      total: number;
+      servers: unknown[];
+    };
+    expect(admin).toMatchObject({ total: count });
+    expect(admin.servers).toHaveLength(5);
   });
 
   it("shows hashed IPs, never raw ones, when GMNET_LOG_IP=hash", async () => {

@@ -51,6 +51,8 @@ interface FakeOptions {
   readiness?: StatusReadiness;
   collapsed?: boolean;
   nodes?: NodeStatusInfo[];
+  /** What the store counts (more than the scan returns when it holds more than the scan limit). */
+  storeCount?: number;
 }
 
 function fakeSource(options: FakeOptions = {}): StatusSource & { queries: unknown[] } {
@@ -81,6 +83,7 @@ function fakeSource(options: FakeOptions = {}): StatusSource & { queries: unknow
       const newestFirst = [...SERVERS].sort((a, b) => b.createdTimeSec - a.createdTimeSec);
       return collectLobby(newestFirst, true, query, { scanLimit: 1_000, replyMaxBytes: null });
     },
+    countServers: async () => options.storeCount ?? SERVERS.length,
     findServer: async (ip) => SERVERS.find((s) => s.ip === ip) ?? null,
     rates: () => EMPTY_RATES,
   };
@@ -107,12 +110,19 @@ describe("status snapshot", () => {
     const result = await snapshot(fakeSource());
     expect(result.servers).toEqual({
       total: 4,
+      scanned: 4,
       byGame: [
         { game: "SpaceRace", servers: 2 },
         { game: "", servers: 1 },
         { game: "KartParty", servers: 1 },
       ],
     });
+  });
+
+  it("takes the total from the store's count, not from the rows its scan returned", async () => {
+    const result = await snapshot(fakeSource({ storeCount: 25_000 }));
+    expect(result.servers.total).toBe(25_000);
+    expect(result.servers.scanned).toBe(4);
   });
 
   it("lists the lobby filtered and sorted like a game's lobby2, counting matches before the limit", async () => {

@@ -8,10 +8,7 @@ import { masterCounterHistory } from "./counter-history.js";
 import type { StatusReadiness, StatusSource } from "./status-source.js";
 
 export interface NodeStatusParts {
-  config: Pick<
-    MasterConfig,
-    "nodeId" | "logIp" | "lobbyOrder" | "adminToken" | "lobbyScanLimit" | "lobbyReplyMaxBytes"
-  >;
+  config: Pick<MasterConfig, "nodeId" | "logIp" | "lobbyOrder" | "adminToken" | "lobbyScanLimit">;
   backend: Pick<ClusterBackend, "registry" | "nodes" | "status">;
   metrics: MasterMetrics;
   version: string;
@@ -41,12 +38,10 @@ export function createNodeStatus(parts: NodeStatusParts): NodeStatus {
     readiness: parts.readiness,
     sourceAddressCollapsed: parts.sourceAddressCollapsed,
     listNodes: () => backend.nodes.list(),
-    // With a game's bounds: the rows a game's lobby2 would get.
+    // The rows a game's lobby2 would choose from (its reply keeps what fits its byte cap).
     queryLobby: (query) =>
-      backend.registry.queryLobby(query, {
-        scanLimit: config.lobbyScanLimit,
-        replyMaxBytes: config.lobbyReplyMaxBytes,
-      }),
+      backend.registry.queryLobby(query, { scanLimit: config.lobbyScanLimit, replyMaxBytes: null }),
+    countServers: () => backend.registry.countServers(),
     findServer: (ip) => backend.registry.findServer(ip),
     rates: () => history.rates(),
   };

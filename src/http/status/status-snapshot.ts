@@ -68,7 +68,8 @@ export interface StatusSnapshot {
   node: NodeIdentity & { ready: boolean; checks: Record<string, boolean> };
   warnings: StatusWarning[];
   nodes: NodeView[];
-  servers: { total: number; byGame: Array<{ game: string; servers: number }> };
+  /** Every registered server; games counted among the newest `scanned` (the scan limit). */
+  servers: { total: number; scanned: number; byGame: Array<{ game: string; servers: number }> };
   /** This node's counters only: other nodes keep their own. */
   mediation: RateHistory;
   lobby: { total: number; servers: ServerView[] };
@@ -105,8 +106,9 @@ export async function buildStatusSnapshot(
     sortDirection: direction,
     limit: null,
   };
-  const [nodes, everyServer, lobby] = await Promise.all([
+  const [nodes, total, everyServer, lobby] = await Promise.all([
     source.listNodes(),
+    source.countServers(),
     source.queryLobby({
       filters: EMPTY_FILTERS,
       sortBy: "date",
@@ -144,7 +146,7 @@ export async function buildStatusSnapshot(
     node: { ...identity, ready: readiness.ready, checks: readiness.checks },
     warnings: warningsFor(source, readiness, nodeViews, nowMs),
     nodes: nodeViews,
-    servers: { total: everyServer.length, byGame: countByGame(everyServer) },
+    servers: { total, scanned: everyServer.length, byGame: countByGame(everyServer) },
     mediation: source.rates(),
     lobby: { total: lobby.length, servers: lobby.slice(0, query.limit).map(view) },
     detail,

@@ -37,8 +37,10 @@ export interface StatusSource {
   sourceAddressCollapsed(): boolean;
   /** Live nodes of the cluster by heartbeat. */
   listNodes(): Promise<NodeStatusInfo[]>;
-  /** The store's lobby query, exactly as a game's lobby2 is answered. */
+  /** The store's lobby query within the node's scan limit, without a game reply's byte cap. */
   queryLobby(query: LobbyQuery): Promise<ServerRegistration[]>;
+  /** Registered servers in the whole store. */
+  countServers(): Promise<number>;
   findServer(ip: string): Promise<ServerRegistration | null>;
   /** This node's counters over the last minutes, as rates per second. */
   rates(): RateHistory;

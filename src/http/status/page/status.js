@@ -246,6 +246,12 @@ function renderWarnings(warnings) {
 function renderCards({ servers, nodes, mediation }) {
   $("servers-total").textContent = count(servers.total);
   $("games-total").textContent = count(servers.byGame.length);
+  // Games are counted within the scan limit: say so when the store holds more.
+  $("games-sub").replaceChildren(
+    "distinct ",
+    el("code", {}, "data1"),
+    servers.scanned < servers.total ? ` among the newest ${count(servers.scanned)}` : "",
+  );
   $("nodes-total").textContent = count(nodes.length);
   const ready = nodes.filter((n) => n.ready !== false && !n.draining).length;
   $("nodes-sub").textContent = ready === nodes.length ? "live, by heartbeat" : `${ready} serving`;
