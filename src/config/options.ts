@@ -323,7 +323,7 @@ export const OPTIONS = {
     env: "GMNET_MAX_SERVERS_PER_SOURCE",
     parser: int(1, 1_000_000),
     default: 8,
-    help: "Game servers one source may register on a node (an IPv4 address holds one anyway; this caps an IPv6 prefix); beyond, the registration is closed and counted",
+    help: "Addresses of one source that may hold a game server registration on a node (an IPv4 address is its own source; this caps an IPv6 prefix); beyond, the registration is closed and counted. A game registering again from its own address is never refused",
   }),
   maxBufferedBytesPerSocket: option({
     flag: "--max-buffered-bytes-per-socket",

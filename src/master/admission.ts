@@ -3,7 +3,9 @@
 // segment) by rate, registrations by count. Beyond its rate a source is still
 // answered, as a game must be (GML never times out), but cheaply: -2, or an
 // empty lobby. One IPv4 address can only register one server; an IPv6 prefix
-// could register one per address without the count.
+// could register one per address without the count. The count is of
+// addresses, not sockets: a game registering again over its own lingering
+// socket replaces its registration and is never refused.
 import { sourceKey } from "../protocol/index.js";
 import { TokenBuckets } from "../transport/token-buckets.js";
 
@@ -18,8 +20,8 @@ export interface AdmissionOptions {
 export class Admission {
   private readonly connects: TokenBuckets;
   private readonly lobbies: TokenBuckets;
-  /** Registered server sockets per source (an entry only while one is held). */
-  private readonly serversPerSource = new Map<string, number>();
+  /** Server sockets per address, per source (an entry only while one is held). */
+  private readonly serversPerSource = new Map<string, Map<string, number>>();
 
   constructor(private readonly options: AdmissionOptions) {
     this.connects = new TokenBuckets(options.connectRatePerSource, options.maxTrackedSources);
@@ -34,18 +36,27 @@ export class Admission {
     return this.lobbies.allow(sourceKey(ip, this.options.ipv6PrefixLength));
   }
 
-  /** Takes a registration slot for `ip`'s source; null past the cap (else the key to release). */
-  admitServer(ip: string): string | null {
+  /** Takes a registration slot for `ip`; false when its source has other addresses up to the cap. */
+  admitServer(ip: string): boolean {
     const key = sourceKey(ip, this.options.ipv6PrefixLength);
-    const held = this.serversPerSource.get(key) ?? 0;
-    if (held >= this.options.maxServersPerSource) return null;
-    this.serversPerSource.set(key, held + 1);
-    return key;
+    let addresses = this.serversPerSource.get(key);
+    const sockets = addresses?.get(ip) ?? 0;
+    if (sockets === 0 && (addresses?.size ?? 0) >= this.options.maxServersPerSource) return false;
+    if (!addresses) {
+      addresses = new Map();
+      this.serversPerSource.set(key, addresses);
+    }
+    addresses.set(ip, sockets + 1);
+    return true;
   }
 
-  releaseServer(key: string): void {
-    const left = (this.serversPerSource.get(key) ?? 1) - 1;
-    if (left <= 0) this.serversPerSource.delete(key);
-    else this.serversPerSource.set(key, left);
+  /** Gives back a slot `admitServer(ip)` took. */
+  releaseServer(ip: string): void {
+    const key = sourceKey(ip, this.options.ipv6PrefixLength);
+    const addresses = this.serversPerSource.get(key);
+    const left = (addresses?.get(ip) ?? 1) - 1;
+    if (!addresses) return;
+    if (left > 0) addresses.set(ip, left);
+    else if (addresses.delete(ip) && addresses.size === 0) this.serversPerSource.delete(key);
   }
 }

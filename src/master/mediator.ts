@@ -60,7 +60,7 @@ export class Mediator implements CommandHandler {
   private readonly lobbyService: LobbyService;
   private readonly connectDeps: ConnectDependencies;
   private readonly log: ThrottledLog;
-  /** Registration slots taken per connection (the source key to give back on close). */
+  /** Registration slots taken per connection (the address to give back on close). */
   private readonly serverSlots = new Map<string, string>();
 
   constructor(
@@ -301,8 +301,7 @@ export class Mediator implements CommandHandler {
   ): Promise<void> {
     const ip = connection.remoteIp;
     if (!this.serverSlots.has(connection.id)) {
-      const slot = this.admission.admitServer(ip);
-      if (slot === null) {
+      if (!this.admission.admitServer(ip)) {
         this.badInput.report(
           "too_many_servers",
           "closing a registration: too many servers from one source",
@@ -313,7 +312,7 @@ export class Mediator implements CommandHandler {
         connection.close("too many servers from one source");
         return;
       }
-      this.serverSlots.set(connection.id, slot);
+      this.serverSlots.set(connection.id, ip);
     }
     connection.assignRole("server");
     connection.keepAlive();

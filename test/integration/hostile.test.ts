@@ -251,6 +251,19 @@ describe("IPv6 sources counted by prefix (case 5)", () => {
     );
     expect(await master.node.backend.registry.countServers()).toBe(4);
   });
+
+  it("counts addresses, not sockets: a game registers again over its own lingering socket at the cap", async () => {
+    const master = await resources.master({ config: { maxServersPerSource: 1 } });
+    const ip = "127.0.6.9";
+    const first = await registerRawServer(resources, master, ip);
+    const before = await master.node.backend.registry.findServer(ip);
+    // The first socket is still open (its host lost it silently); the game registers again.
+    await registerRawServer(resources, master, ip);
+    const after = await master.node.backend.registry.findServer(ip);
+    expect(after?.ownerConnectionId).not.toBe(before?.ownerConnectionId);
+    expect(await badInput(master, "too_many_servers")).toBe(0);
+    await waitFor(() => first.tcp.closed, 5_000, "the superseded socket closed");
+  });
 });
 
 describe("idle sockets and log floods (case 10)", () => {
