@@ -113,16 +113,26 @@ export class GameServer extends EventEmitter {
     );
     this.udp.on("error", () => undefined);
     // The GML's first keepalive tick finds no socket and registers; then it ticks every interval.
-    this.pingTimer = setInterval(() => this.keepaliveTick(), this.options.pingIntervalMs);
-    this.pingTimer.unref();
+    this.restartKeepalive();
     await this.register();
   }
 
-  /** Publishes new lobby data: the GML (udphp_serverCommitData) registers again at once. */
+  /**
+   * Publishes new lobby data: the GML (udphp_serverCommitData) resets its
+   * keepalive counter and registers again at once, so the next ping comes one
+   * full interval later.
+   */
   async commitData(data: string[]): Promise<void> {
     if (!this.options.lobby) throw new Error("a classic `reg` server has no lobby data");
     this.options.lobby = { ...this.options.lobby, data: [...data] };
+    this.restartKeepalive();
     await this.register();
+  }
+
+  private restartKeepalive(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.keepaliveTick(), this.options.pingIntervalMs);
+    this.pingTimer.unref();
   }
 
   async close(): Promise<void> {

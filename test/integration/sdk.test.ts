@@ -163,6 +163,28 @@ describe("SDK", () => {
     });
     expect(filtered.map((s) => s.ip)).toEqual(["127.0.0.4"]);
   });
+
+  it("commitData registers the new data at once and pings one full interval later, as the GML resets its counter", async () => {
+    const master = await resources.master();
+    const interval = 1_000;
+    const server = gameServer(master, {
+      pingIntervalMs: interval,
+      lobby: { version: "1.2.5", data: ["Alpha", "old", "", "", "", "", "", ""] },
+    });
+    await server.start();
+    await registeredPort(master, SERVER_IP);
+    await new Promise((resolve) => setTimeout(resolve, interval * 0.8));
+    const committedAt = Date.now();
+    await server.commitData(["Alpha", "new", "", "", "", "", "", ""]);
+    await waitFor(
+      async () => (await master.node.backend.registry.findServer(SERVER_IP))?.data[1] === "new",
+      5_000,
+      "the new data stored",
+    );
+    await once(server, "ping");
+    // A lower bound only: a slow machine delays pings, it cannot bring one early.
+    expect(Date.now() - committedAt).toBeGreaterThanOrEqual(interval * 0.9);
+  });
 });
 
 describe("SDK cleanup", () => {
