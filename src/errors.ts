@@ -1,7 +1,7 @@
 // Errors a node stops on, with a stable code: the CLI prints each as one line
 // (no stack) and exits with code 2. Everything after start is a logged,
 // counted condition instead, never a crash.
-export type StartupErrorCode = "config" | "store_credentials" | "store_permissions";
+export type StartupErrorCode = "config" | "store_credentials" | "store_permissions" | "listen";
 
 export class StartupError extends Error {
   constructor(

@@ -14,7 +14,8 @@ import {
   storeTimings,
 } from "./cluster/timing.js";
 import type { ClusterBackend } from "./cluster/types.js";
-import type { MasterConfig } from "./config/index.js";
+import { type MasterConfig, OPTIONS } from "./config/index.js";
+import { StartupError } from "./errors.js";
 import { adminExposure, buildHttpServer, type Readiness } from "./http/http-server.js";
 import { createNodeStatus, type NodeStatus } from "./http/status/node-status-source.js";
 import { ipFormatter } from "./logging.js";
@@ -113,8 +114,11 @@ export class MasterNode {
       web?.status ?? null,
     );
     try {
-      await listener.listen();
-      if (web) await web.http.listen({ host: config.httpHost, port: config.httpPort });
+      await listener.listen().catch(listenFailure(OPTIONS.port.env, config.host, config.port));
+      if (web)
+        await web.http
+          .listen({ host: config.httpHost, port: config.httpPort })
+          .catch(listenFailure(OPTIONS.httpPort.env, config.httpHost, config.httpPort));
     } catch (error) {
       await node.close();
       throw error;
@@ -380,3 +384,20 @@ const defaultBackend: BackendFactory = async (config, timings, metrics, logger, 
     badInput,
   );
 };
+
+/** What the OS says when a port cannot be bound, in words (a misconfiguration, not a crash). */
+const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {
+  EADDRINUSE: "is in use by another process",
+  EACCES: "needs privileges this process lacks",
+  EADDRNOTAVAIL: "is not an address of this machine",
+};
+
+/** Turns a bind failure into one line naming the option; anything else passes through. */
+function listenFailure(option: string, host: string, port: number): (error: unknown) => never {
+  return (error) => {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    const problem = code === undefined ? undefined : LISTEN_PROBLEMS[code];
+    if (problem === undefined) throw error;
+    throw new StartupError("listen", `${option}: ${host}:${port} ${problem} (${code})`);
+  };
+}

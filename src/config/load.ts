@@ -159,6 +159,16 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
       `${named("proxyProtocol")}: PROXY protocol needs ${spec("proxyTrustedCidrs").env} (the balancer's addresses); without it anyone could claim any source address`,
     );
   }
+  // A reply larger than a socket may leave unread would close its own reader as slow.
+  if (
+    options.lobbyReplyMaxBytes > options.maxBufferedBytesPerSocket &&
+    !invalid.has("lobbyReplyMaxBytes") &&
+    !invalid.has("maxBufferedBytesPerSocket")
+  ) {
+    problems.push(
+      `${named("lobbyReplyMaxBytes")}: ${options.lobbyReplyMaxBytes} is more than ${named("maxBufferedBytesPerSocket")} (${options.maxBufferedBytesPerSocket}); a reply that size would close its reader as slow`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const {

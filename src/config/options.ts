@@ -10,6 +10,7 @@ import {
   ipAddress,
   oneOf,
   optional,
+  redisUrl,
   textMatching,
   type ValueParser,
 } from "./parsers.js";
@@ -67,13 +68,7 @@ export const OPTIONS = {
   redisUrl: option({
     flag: "--redis",
     env: "REDIS_URL",
-    parser: optional(
-      textMatching(
-        /^rediss?:\/\//,
-        "redis://… or rediss://…",
-        "must start with redis:// or rediss://",
-      ),
-    ),
+    parser: optional(redisUrl),
     default: null,
     defaultText: "(none: in-memory)",
     help: "Redis URL (redis:// or rediss:// for TLS, with user and password if any); turns cluster mode on",

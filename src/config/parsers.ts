@@ -85,6 +85,32 @@ export function textMatching(
 
 export const anyText = textMatching(null);
 
+/** A redis:// or rediss:// URL that parses, with a host; problems never echo its password. */
+export const redisUrl: ValueParser<string> = {
+  kind: "string",
+  accepts: "redis://… or rediss://…",
+  parse(raw) {
+    const value = text(raw);
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return bad(
+        `"${withoutPassword(value)}" is not a URL (a port above 65535? an unclosed [IPv6]?)`,
+      );
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+      return bad(`"${withoutPassword(value)}" must start with redis:// or rediss://`);
+    if (url.hostname === "") return bad(`"${withoutPassword(value)}" names no host`);
+    return ok(value);
+  },
+};
+
+/** The URL as a problem may print it: any user:password@ part masked. */
+function withoutPassword(value: string): string {
+  return value.replace(/\/\/[^/@]*@/, "//***@");
+}
+
 export const ipAddress: ValueParser<string> = {
   kind: "string",
   accepts: "an IPv4 or IPv6 address",

@@ -3,17 +3,14 @@
 // code 2; the same refusal at runtime (a rotated password) is a logged,
 // counted store outage. Against a real redis-server with requirepass and an
 // ACL user.
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { freeTcpPort, metricValue, RawTcp, Resources, waitFor } from "../helpers/master.js";
 import { describeWith } from "../helpers/prerequisites.js";
-import { type NodeProcess, spawnNode } from "../helpers/processes.js";
+import { type NodeProcess, runUntilExit as runCli, spawnNode } from "../helpers/processes.js";
 import { OwnedRedisServer, redisServerBinary } from "../helpers/redis.js";
 import { NOT_FOUND, tcpConnect, UDP_CONNECT } from "../helpers/wire.js";
 
-const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const PASSWORD = "s3cret-pass";
 
 const res = new Resources();
@@ -34,29 +31,10 @@ afterEach(async () => {
 
 const urlWith = (auth: string) => redis.url.replace("redis://", `redis://${auth}@`);
 
-/** Runs the CLI until it exits (or 20 s), returning its exit code and stderr. */
-async function runUntilExit(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      GMNET_HOST: "127.0.0.61",
-      GMNET_PORT: String(await freeTcpPort("127.0.0.61")),
-      GMNET_HTTP_PORT: "0",
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  clearTimeout(timer);
-  return { code, stderr };
+/** The CLI on a free port of its own, until it exits. */
+async function runUntilExit(env: Record<string, string>) {
+  const port = await freeTcpPort("127.0.0.61");
+  return runCli({ GMNET_HOST: "127.0.0.61", GMNET_PORT: String(port), ...env });
 }
 
 describeWith(redisServerBinary, "Redis credentials", () => {

@@ -18,13 +18,37 @@ export interface NodeProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** Exit code of a node that could not bind its port (another process took it first). */
+const LISTEN_REFUSED_EXIT = 2;
+
+/**
+ * Starts a node on free ports and waits until it is ready. A free port can be
+ * taken by another process before the node binds it: the node then exits 2
+ * naming the port, and it is started again on new ports (a few times).
+ */
 export async function spawnNode(options: {
   nodeId: string;
   host: string;
   env: Record<string, string>;
 }): Promise<NodeProcess> {
-  const port = await freeTcpPort(options.host);
-  const httpPort = await freeTcpPort(options.host);
+  for (let attempt = 1; ; attempt++) {
+    const node = startNode(
+      options,
+      await freeTcpPort(options.host),
+      await freeTcpPort(options.host),
+    );
+    const ready = await untilReady(node);
+    if (ready === "ready") return node;
+    if (ready !== LISTEN_REFUSED_EXIT || attempt >= 3)
+      throw new Error(`node ${options.nodeId} exited with ${ready}`);
+  }
+}
+
+function startNode(
+  options: { nodeId: string; host: string; env: Record<string, string> },
+  port: number,
+  httpPort: number,
+): NodeProcess {
   const child = spawn(process.execPath, [CLI], {
     env: {
       PATH: process.env.PATH ?? "",
@@ -55,7 +79,7 @@ export async function spawnNode(options: {
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  const node: NodeProcess = {
+  return {
     nodeId: options.nodeId,
     host: options.host,
     port,
@@ -65,19 +89,44 @@ export async function spawnNode(options: {
     exited,
     kill: (signal) => child.kill(signal),
   };
+}
+
+/** "ready" once /readyz answers 200, or the node's exit code if it exits first. */
+async function untilReady(node: NodeProcess): Promise<"ready" | number | null> {
+  let exitCode: number | null | undefined;
+  void node.exited.then((code) => {
+    exitCode = code;
+  });
   await waitFor(
     async () => {
-      if (child.exitCode !== null)
-        throw new Error(`node ${options.nodeId} exited with ${child.exitCode}`);
+      if (exitCode !== undefined) return true;
       try {
-        const response = await fetch(`http://${options.host}:${httpPort}/readyz`);
+        const response = await fetch(`http://${node.host}:${node.httpPort}/readyz`);
         return response.status === 200;
       } catch {
         return false;
       }
     },
     15_000,
-    `node ${options.nodeId} ready`,
+    `node ${node.nodeId} ready`,
   );
-  return node;
+  return exitCode === undefined ? "ready" : exitCode;
+}
+
+/** Runs the CLI until it exits (or 20 s), returning its exit code and stderr. */
+export async function runUntilExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI], {
+    env: { PATH: process.env.PATH ?? "", GMNET_HTTP_PORT: "0", LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  clearTimeout(timer);
+  return { code, stderr };
 }

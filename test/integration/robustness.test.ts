@@ -19,6 +19,7 @@ import {
   resourcesClosedAfterEach,
   waitFor,
 } from "../helpers/master.js";
+import { runUntilExit } from "../helpers/processes.js";
 
 /** Closed after each test, which must leave no socket open. */
 const resources = resourcesClosedAfterEach();
@@ -94,6 +95,24 @@ describe("robustness", () => {
         probe.listen(port, "127.0.0.1", resolve);
       });
       await new Promise<void>((resolve) => probe.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+  });
+
+  it("exits 2 with one line naming the option when its game port is taken, no stack trace", async () => {
+    const port = await freeTcpPort("127.0.0.64");
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.64", resolve));
+    try {
+      const { code, stderr } = await runUntilExit({
+        GMNET_HOST: "127.0.0.64",
+        GMNET_PORT: String(port),
+      });
+      expect(code).toBe(2);
+      expect(stderr.trim().split("\n")).toEqual([
+        `gmnet-master: GMNET_PORT: 127.0.0.64:${port} is in use by another process (EADDRINUSE)`,
+      ]);
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }

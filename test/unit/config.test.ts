@@ -209,6 +209,23 @@ describe("loadConfig", () => {
     ).toHaveLength(2);
   });
 
+  it("rejects a Redis URL that does not parse, without printing its password", () => {
+    for (const url of ["redis://127.0.0.1:99999", "redis://[::1", "redis://user:s3cret@[::1"]) {
+      const problems = problemsOf(() => loadConfig({ argv: [], env: { REDIS_URL: url } }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^REDIS_URL: ".*" is not a URL/);
+      expect(problems[0]).not.toContain("s3cret");
+    }
+  });
+
+  it("rejects a lobby reply larger than a socket may leave unread", () => {
+    expect(
+      problemsOf(() => loadConfig({ argv: ["--lobby-reply-max-bytes", "65536"], env: {} })),
+    ).toEqual([
+      "--lobby-reply-max-bytes: 65536 is more than GMNET_MAX_BUFFERED_BYTES_PER_SOCKET (16384); a reply that size would close its reader as slow",
+    ]);
+  });
+
   it("rejects a bad key prefix and node id", () => {
     const problems = problemsOf(() =>
       loadConfig({ argv: ["--node-id", "has space"], env: { GMNET_KEY_PREFIX: "a/b" } }),
