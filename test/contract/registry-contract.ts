@@ -8,7 +8,11 @@ import type {
   Registry,
   ServerRegistration,
 } from "../../src/cluster/types.js";
-import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../../src/cluster/timing.js";
+import {
+  MAX_CLIENT_ENDPOINTS_PER_IP,
+  MAX_PENDING_SERVER_PORTS,
+  type StoreTimings,
+} from "../../src/cluster/timing.js";
 import type { LobbyQuery } from "../../src/protocol/index.js";
 
 /** Short windows: the Redis run waits them out in real time. */
@@ -124,6 +128,18 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       const result = await registry.registerServer(input("10.0.0.1", "c2"));
       expect(result.registration.udpPort).toBe(5000);
       expect(result.udpConflict).toBe(true);
+    });
+
+    it("forged ports sent after the game's own UDP reg cannot push its known port out of the pending ports", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 5000);
+      await advance(window + 100);
+      await registry.recordServerUdp("10.0.0.1", 5000); // the game's own, as it re-registers
+      // More forged ports than the store remembers per IP, all newer than the real one.
+      for (let forged = 6001; forged <= 6000 + MAX_PENDING_SERVER_PORTS + 2; forged++)
+        expect(await registry.recordServerUdp("10.0.0.1", forged)).toBe("conflict");
+      const result = await registry.registerServer(input("10.0.0.1", "c2"));
+      expect(result).toMatchObject({ udpConflict: true, registration: { udpPort: 5000 } });
     });
 
     it("of several new ports the newest wins when the known one is not among them, flagged as a conflict", async () => {

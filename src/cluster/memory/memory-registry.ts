@@ -93,7 +93,10 @@ export class MemoryRegistry implements Registry {
     const live = livePorts(this.pendingServerUdp.get(ip), nowMs - window);
     const conflict = live.some((entry) => entry.port !== port);
     const others = live.filter((entry) => entry.port !== port);
-    const ports = [...others, { port, atMs: nowMs }].slice(-MAX_PENDING_SERVER_PORTS);
+    const ports = keepNewestPorts(
+      [...others, { port, atMs: nowMs }],
+      stored?.registration.udpPort ?? null,
+    );
     this.pendingServerUdp.set(ip, ports, nowMs);
     return conflict ? "conflict" : "pending";
   }
@@ -369,6 +372,20 @@ export function chooseServerPort(
       ? previousPort
       : (pending[pending.length - 1] as TimedPort).port;
   return { port, confirmed: true, conflict: true };
+}
+
+/**
+ * The newest MAX_PENDING_SERVER_PORTS ports (oldest first), never dropping the
+ * port the current registration uses: otherwise a few forged ports sent after
+ * the game's own `reg` would push it out and the newest (forged) would win.
+ */
+function keepNewestPorts(ports: readonly TimedPort[], registeredPort: number | null): TimedPort[] {
+  let excess = ports.length - MAX_PENDING_SERVER_PORTS;
+  return ports.filter((entry) => {
+    if (excess <= 0 || entry.port === registeredPort) return true;
+    excess--;
+    return false;
+  });
 }
 
 function livePorts(ports: TimedPort[] | undefined, cutoffMs: number): TimedPort[] {
