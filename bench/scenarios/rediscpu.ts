@@ -397,7 +397,7 @@ export async function measureRedisCpu(options: RedisCpuOptions): Promise<RedisCp
           storeUp: true,
         });
     });
-    rows.push(meter.row("node heartbeat (MULTI/EXEC)", 1, servers, heartbeat, options.heartbeats));
+    rows.push(meter.row("node heartbeat (one script)", 1, servers, heartbeat, options.heartbeats));
 
     const connectCounts = await countConnects(redis, nodes, options.confirmConnects, servers);
     const unregisterCount = Math.min(options.operations, Math.floor(servers / 2));
