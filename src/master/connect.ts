@@ -79,10 +79,13 @@ export class ConnectAttempt {
     try {
       lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
       if (lookup.status === "handover") {
-        // Its socket was reset so the game re-registers on another node: wait for that.
-        const registered = await lookup.awaitRegistration(deps.handoverWaitMs);
-        if (!registered) return this.answerNotFound("handover_timeout");
+        // Its socket was reset so the game re-registers on another node: wait for that,
+        // then look once more even after a time-out, since a wake-up can be lost
+        // (pub/sub is at most once) while the registration itself is in the store.
+        await lookup.awaitRegistration(deps.handoverWaitMs);
         lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
+        // Still handing over: no second wait (answered below); this await only releases it.
+        if (lookup.status === "handover") await lookup.awaitRegistration(0);
       }
       clientUdpPort =
         lookup.status === "ready"

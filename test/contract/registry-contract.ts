@@ -23,6 +23,8 @@ export const CONTRACT_TIMINGS: StoreTimings = {
   replyGapMs: 100,
   serverReplyBacklogMs: 200,
   maxTrackedSources: 100_000,
+  /** Longer than the client UDP TTL: nothing of a hand-over may live only that long. */
+  handoverWaitMs: 2_000,
 };
 
 export interface RegistryHarness {
@@ -282,6 +284,19 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
         clientUdpPort: 5401,
         server: { ownerConnectionId: "new" },
       });
+    });
+
+    it("a connect waiting for a hand-over is woken by a registration landing after the client UDP TTL", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510, "old");
+      await registry.markHandover("10.0.0.1", "old");
+      const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      if (lookup.status !== "handover") throw new Error(`expected handover, got ${lookup.status}`);
+      const woken = lookup.awaitRegistration(CONTRACT_TIMINGS.handoverWaitMs);
+      // Within the hand-over wait, but past anything kept only as long as a client endpoint.
+      await advance(CONTRACT_TIMINGS.clientUdpTtlMs + 300);
+      await registerWithUdp(registry, "10.0.0.1", 6510, "new");
+      expect(await woken).toBe(true);
     });
 
     it("a hand-over nobody completes times out", async () => {

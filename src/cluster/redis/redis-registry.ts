@@ -226,6 +226,7 @@ export class RedisRegistry implements Registry {
           this.options.replyGapMs,
           this.options.serverReplyBacklogMs,
           this.options.nodeId,
+          this.options.handoverWaitMs,
         ],
       );
     } catch (error) {

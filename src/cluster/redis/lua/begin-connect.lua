@@ -8,14 +8,15 @@
 -- -1 to a node that stopped (its subscription may still count as a receiver).
 -- KEYS: 1 server hash, 2 client endpoint list, 3 waiting connects list, 4 server waiters set,
 --       5 node heartbeats (zset)
--- ARGV: 1 client ttl ms, 2 waiter entry "node|id", 3 reply gap ms, 4 backlog ms, 5 node id
+-- ARGV: 1 client ttl ms, 2 waiter entry "node|id", 3 reply gap ms, 4 backlog ms, 5 node id,
+--       6 hand-over wait ms (the waiting nodes are kept as long as they wait)
 local now = now_ms()
 local server = redis.call('HMGET', KEYS[1], unpack(READ))
 if not server[READ_AT[F.ownerConnectionId]] then return { 'not_found' } end
 local state = redis.call('HMGET', KEYS[1], F.handingOver, F.replyClockMs)
 if state[1] == '1' then
   redis.call('SADD', KEYS[4], ARGV[5])
-  redis.call('PEXPIRE', KEYS[4], ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
   return { 'handover', '', server }
 end
 if (server[READ_AT[F.udpPort]] or '') == '' then return { 'server_udp_unknown', '', server } end
