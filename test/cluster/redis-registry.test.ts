@@ -102,6 +102,25 @@ describe("RedisRegistry across nodes", () => {
     if (next.status === "waiting") expect(await next.awaitClientUdp(10)).toBeNull();
   });
 
+  it("a waiter whose wake-up was lost still learns the server got busy before its UDP connect came", async () => {
+    const prefix = uniquePrefix();
+    const a = await backend("node-a", prefix);
+    const b = await backend("node-b", prefix);
+    await a.registry.recordServerUdp("10.0.0.1", 6510);
+    await a.registry.registerServer(input("10.0.0.1", "c1"));
+    const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
+    if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
+    await a.bus.close(); // node-a no longer hears its channel: the wake-up is lost
+    let status = "ready";
+    for (let i = 0; status === "ready" && i < 6; i++) {
+      await b.registry.recordClientUdp(`10.0.6.${i}`, 5700 + i);
+      status = (await b.registry.beginConnect("10.0.0.1", `10.0.6.${i}`)).status;
+    }
+    expect(status).toBe("busy");
+    await b.registry.recordClientUdp("10.0.0.9", 5801);
+    expect(await lookup.awaitClientUdp(300)).toBe("busy");
+  });
+
   it("a hand-over started on one node is completed by a registration on another", async () => {
     const prefix = uniquePrefix();
     const a = await backend("node-a", prefix);
