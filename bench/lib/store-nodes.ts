@@ -30,6 +30,7 @@ export const BENCH_TIMINGS: StoreTimings = storeTimings({
   replyGapMs: 100,
   serverReplyBacklog: 20,
   maxTrackedSources: 100_000,
+  handoverLeadMs: 2_000,
 });
 
 export interface StoreNode {

@@ -4,6 +4,7 @@
 // operation: Redis process CPU (INFO cpu), execution time and calls per
 // command (INFO commandstats); per registered server: used_memory and keys.
 import type { Redis } from "ioredis";
+import type { HandedClientUdp } from "../../src/cluster/types.js";
 import type { LobbyQuery, LobbySortKey } from "../../src/protocol/index.js";
 import { ipFor } from "../lib/ips.js";
 import { BenchRedis, sleep, until } from "../lib/procs.js";
@@ -321,7 +322,7 @@ export async function measureRedisCpu(options: RedisCpuOptions): Promise<RedisCp
 
       // TCP overtakes UDP: the connect queues, the UDP `connect` hands its port over.
       const late = (i: number) => client(k + i);
-      const waits: Array<Promise<number | null>> = [];
+      const waits: Array<Promise<HandedClientUdp>> = [];
       const beginQueued = await meter.window(() =>
         drive(k, inFlight, async (i) => {
           const lookup = await c.backend.registry.beginConnect(server(i), late(i));
@@ -397,7 +398,7 @@ export async function measureRedisCpu(options: RedisCpuOptions): Promise<RedisCp
           storeUp: true,
         });
     });
-    rows.push(meter.row("node heartbeat (MULTI/EXEC)", 1, servers, heartbeat, options.heartbeats));
+    rows.push(meter.row("node heartbeat (one script)", 1, servers, heartbeat, options.heartbeats));
 
     const connectCounts = await countConnects(redis, nodes, options.confirmConnects, servers);
     const unregisterCount = Math.min(options.operations, Math.floor(servers / 2));
@@ -488,7 +489,7 @@ async function countConnects(
       const clientIp = ipFor("client", n);
       const serverIndex = n % servers;
       const input = serverInput(serverIndex, a.nodeId);
-      let port: number | null = null;
+      let port: HandedClientUdp = null;
       if (order === "udp-first") {
         await b.backend.registry.recordClientUdp(clientIp, clientUdpPort(n));
         const lookup = await c.backend.registry.beginConnect(input.ip, clientIp);

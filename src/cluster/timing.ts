@@ -14,6 +14,8 @@ export interface StoreTimings {
   serverReplyBacklogMs: number;
   /** Sources (client or server IPs with UDP endpoints) held at once in memory. */
   maxTrackedSources: number;
+  /** How long a connect waits for a handed-over server to register again (handoverWaitMs). */
+  handoverWaitMs: number;
 }
 
 export function storeTimings(config: {
@@ -23,6 +25,7 @@ export function storeTimings(config: {
   replyGapMs: number;
   serverReplyBacklog: number;
   maxTrackedSources: number;
+  handoverLeadMs: number;
 }): StoreTimings {
   return {
     serverUdpBindWindowMs: config.serverUdpBindWindowMs,
@@ -31,6 +34,7 @@ export function storeTimings(config: {
     replyGapMs: config.replyGapMs,
     serverReplyBacklogMs: config.serverReplyBacklog * config.replyGapMs,
     maxTrackedSources: config.maxTrackedSources,
+    handoverWaitMs: handoverWaitMs(config.handoverLeadMs),
   };
 }
 

@@ -58,14 +58,24 @@ export interface RegisterServerResult {
 /**
  * The first step of a TCP `connect`, in one atomic store step. `ready` has
  * booked the server's -1 on its owner's pacer and claimed the client's newest
- * UDP endpoint; `waiting` booked it but no UDP `connect` came yet: the next
- * one from that IP is handed to this connect (`awaitClientUdp`, which also
- * takes a port handed just before it gave up, so none is lost). `handover`:
- * the server's socket was reset so it re-registers elsewhere; wait for that.
- * A caller always awaits a `waiting` or `handover` lookup (that releases it).
+ * UDP endpoint; `waiting`: no UDP `connect` came yet, so nothing is booked
+ * (a connect that never sends one holds no slot of the server's backlog): the
+ * next one from that IP is handed to this connect, booking the -1 then
+ * (`awaitClientUdp`, which also takes a port handed just before it gave up,
+ * so none is lost). `handover`: the server's socket was reset so it
+ * re-registers elsewhere; wait for that. `busy`: the -1 would wait past the
+ * backlog. A caller always awaits a `waiting` or `handover` lookup (that
+ * releases it).
  */
 /** The server as a lookup saw it: read it, never change it (a store may share it). */
 type LookedUp = Readonly<ServerRegistration>;
+
+/**
+ * What a waiting connect is handed: its client's UDP port (the server's -1 is
+ * booked), `busy` when the server's backlog had filled by the time the port
+ * came (the port is used up all the same), or null when none came in time.
+ */
+export type HandedClientUdp = number | "busy" | null;
 
 export type ConnectLookup =
   | { status: "not_found" }
@@ -83,7 +93,7 @@ export type ConnectLookup =
       server: LookedUp;
       /** The owner node's last heartbeat (its own clock, ms); null where there is only one node. */
       ownerHeartbeatMs: number | null;
-      awaitClientUdp(timeoutMs: number): Promise<number | null>;
+      awaitClientUdp(timeoutMs: number): Promise<HandedClientUdp>;
     };
 
 /** Bounds of one lobby query, so the store's work is bounded whatever the sort. */

@@ -5,7 +5,13 @@
 // the GML client never times out waiting for the master.
 import type { Logger } from "pino";
 import type { BadInputLog } from "../bad-input-log.js";
-import type { ConnectLookup, NodeDirectory, NodeMessage, Registry } from "../cluster/types.js";
+import type {
+  ConnectLookup,
+  HandedClientUdp,
+  NodeDirectory,
+  NodeMessage,
+  Registry,
+} from "../cluster/types.js";
 import type { IpFormatter } from "../logging.js";
 import type { ConnectOutcome, MasterMetrics } from "../metrics.js";
 import { encodePeerFound, encodeServerNotFound, normalizeIp } from "../protocol/index.js";
@@ -75,16 +81,19 @@ export class ConnectAttempt {
       );
     }
     let lookup: ConnectLookup;
-    let clientUdpPort: number | null;
+    let clientUdp: HandedClientUdp;
     try {
       lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
       if (lookup.status === "handover") {
-        // Its socket was reset so the game re-registers on another node: wait for that.
-        const registered = await lookup.awaitRegistration(deps.handoverWaitMs);
-        if (!registered) return this.answerNotFound("handover_timeout");
+        // Its socket was reset so the game re-registers on another node: wait for that,
+        // then look once more even after a time-out, since a wake-up can be lost
+        // (pub/sub is at most once) while the registration itself is in the store.
+        await lookup.awaitRegistration(deps.handoverWaitMs);
         lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
+        // Still handing over: no second wait (answered below); this await only releases it.
+        if (lookup.status === "handover") await lookup.awaitRegistration(0);
       }
-      clientUdpPort =
+      clientUdp =
         lookup.status === "ready"
           ? lookup.clientUdpPort
           : lookup.status === "waiting"
@@ -106,7 +115,10 @@ export class ConnectAttempt {
       default:
         break;
     }
-    if (clientUdpPort === null) return this.answerNotFound("no_udp_endpoint");
+    if (clientUdp === null) return this.answerNotFound("no_udp_endpoint");
+    // Its UDP `connect` came while it waited, but by then the server's backlog was full.
+    if (clientUdp === "busy") return this.answerNotFound("server_busy");
+    const clientUdpPort = clientUdp;
     const server = lookup.server;
     const serverUdpPort = server.udpPort as number;
     if (this.ownerStopped(server.ownerNodeId, lookup.ownerHeartbeatMs)) {

@@ -45,7 +45,7 @@ itWith(
     expect(row(rows, "registration", 1).evalsha).toBe(1);
     // One refresh script per 500 servers: 120 servers, one script.
     expect(row(rows, "lease refresh", 1).evalsha).toBeCloseTo(1 / 120, 2);
-    expect(row(rows, "node heartbeat", 1).calls).toMatchObject({ multi: 1, exec: 1 });
+    expect(row(rows, "node heartbeat", 1).calls).toMatchObject({ evalsha: 1 });
     expect(rows.filter((r) => r.operation.startsWith("lobby"))).toHaveLength(10);
     // Each queued connect leaves its handed-port key behind until the client UDP TTL.
     expect(result.handedKeysPerOvertake).toBe(1);

@@ -3,9 +3,11 @@
 // scripts), plus what only a shared store can show: a connect waiting on one
 // node handed the UDP port that landed on another, even when the wake-up
 // message is lost.
+import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BadInputLog } from "../../src/bad-input-log.js";
+import { RedisKeys } from "../../src/cluster/redis/keys.js";
 import { RedisBackend } from "../../src/cluster/redis/redis-backend.js";
 import type { RegisterServerInput } from "../../src/cluster/types.js";
 import { MasterMetrics } from "../../src/metrics.js";
@@ -100,6 +102,25 @@ describe("RedisRegistry across nodes", () => {
     if (next.status === "waiting") expect(await next.awaitClientUdp(10)).toBeNull();
   });
 
+  it("a waiter whose wake-up was lost still learns the server got busy before its UDP connect came", async () => {
+    const prefix = uniquePrefix();
+    const a = await backend("node-a", prefix);
+    const b = await backend("node-b", prefix);
+    await a.registry.recordServerUdp("10.0.0.1", 6510);
+    await a.registry.registerServer(input("10.0.0.1", "c1"));
+    const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
+    if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
+    await a.bus.close(); // node-a no longer hears its channel: the wake-up is lost
+    let status = "ready";
+    for (let i = 0; status === "ready" && i < 6; i++) {
+      await b.registry.recordClientUdp(`10.0.6.${i}`, 5700 + i);
+      status = (await b.registry.beginConnect("10.0.0.1", `10.0.6.${i}`)).status;
+    }
+    expect(status).toBe("busy");
+    await b.registry.recordClientUdp("10.0.0.9", 5801);
+    expect(await lookup.awaitClientUdp(300)).toBe("busy");
+  });
+
   it("a hand-over started on one node is completed by a registration on another", async () => {
     const prefix = uniquePrefix();
     const a = await backend("node-a", prefix);
@@ -127,5 +148,22 @@ describe("RedisRegistry across nodes", () => {
     await a.registry.refreshOwned([{ ip: "10.0.0.1", ownerConnectionId: "c1" }]);
     expect(await a.registry.findServer("10.0.0.3")).toBeNull();
     expect(await a.registry.findServer("10.0.0.1")).not.toBeNull();
+  });
+});
+
+describe("RedisNodeDirectory", () => {
+  it("a heartbeat forgets nodes that died without leaving: their details go with their heartbeat", async () => {
+    const prefix = uniquePrefix();
+    const a = await backend("node-a", prefix, { ...CONTRACT_TIMINGS, leaseMs: 1_000 });
+    const longAgo = Date.now() - 60_000;
+    for (const nodeId of ["dead-1", "dead-2", "dead-3"])
+      await a.nodes.heartbeat({ nodeId, startedAtMs: longAgo, lastSeenMs: longAgo, servers: 0 });
+    const now = Date.now();
+    await a.nodes.heartbeat({ nodeId: "node-a", startedAtMs: now, lastSeenMs: now, servers: 0 });
+    const keys = new RedisKeys(prefix);
+    const client = res.add(new Redis(redis.url), (c) => c.quit());
+    expect(await client.zrange(keys.nodes, "0", "-1")).toEqual(["node-a"]);
+    expect(await client.hkeys(keys.nodeInfo)).toEqual(["node-a"]);
+    expect((await a.nodes.list()).map((node) => node.nodeId)).toEqual(["node-a"]);
   });
 });

@@ -8,7 +8,11 @@ import type {
   Registry,
   ServerRegistration,
 } from "../../src/cluster/types.js";
-import { MAX_CLIENT_ENDPOINTS_PER_IP, type StoreTimings } from "../../src/cluster/timing.js";
+import {
+  MAX_CLIENT_ENDPOINTS_PER_IP,
+  MAX_PENDING_SERVER_PORTS,
+  type StoreTimings,
+} from "../../src/cluster/timing.js";
 import type { LobbyQuery } from "../../src/protocol/index.js";
 
 /** Short windows: the Redis run waits them out in real time. */
@@ -19,6 +23,8 @@ export const CONTRACT_TIMINGS: StoreTimings = {
   replyGapMs: 100,
   serverReplyBacklogMs: 200,
   maxTrackedSources: 100_000,
+  /** Longer than the client UDP TTL: nothing of a hand-over may live only that long. */
+  handoverWaitMs: 2_000,
 };
 
 export interface RegistryHarness {
@@ -124,6 +130,18 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       const result = await registry.registerServer(input("10.0.0.1", "c2"));
       expect(result.registration.udpPort).toBe(5000);
       expect(result.udpConflict).toBe(true);
+    });
+
+    it("forged ports sent after the game's own UDP reg cannot push its known port out of the pending ports", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 5000);
+      await advance(window + 100);
+      await registry.recordServerUdp("10.0.0.1", 5000); // the game's own, as it re-registers
+      // More forged ports than the store remembers per IP, all newer than the real one.
+      for (let forged = 6001; forged <= 6000 + MAX_PENDING_SERVER_PORTS + 2; forged++)
+        expect(await registry.recordServerUdp("10.0.0.1", forged)).toBe("conflict");
+      const result = await registry.registerServer(input("10.0.0.1", "c2"));
+      expect(result).toMatchObject({ udpConflict: true, registration: { udpPort: 5000 } });
     });
 
     it("of several new ports the newest wins when the known one is not among them, flagged as a conflict", async () => {
@@ -246,6 +264,61 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       await registry.recordClientUdp("10.0.1.9", 5009);
       expect((await registry.beginConnect("10.0.0.1", "10.0.1.9")).status).toBe("ready");
     });
+
+    it("connects that never send UDP book nothing: however many wait, the server is not busy", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      // More waiting connects than the backlog holds -1s (gap 100 ms, backlog 200 ms).
+      const waiting: ConnectLookup[] = [];
+      for (let i = 0; i < 6; i++)
+        waiting.push(await registry.beginConnect("10.0.0.1", `10.0.4.${i}`));
+      expect(waiting.map((lookup) => lookup.status)).toEqual(Array(6).fill("waiting"));
+      await registry.recordClientUdp("10.0.0.9", 5501);
+      expect(claimed(await registry.beginConnect("10.0.0.1", "10.0.0.9"))).toBe(5501);
+      for (const lookup of waiting)
+        if (lookup.status === "waiting") expect(await lookup.awaitClientUdp(10)).toBeNull();
+      // Given up, they leave nothing booked either: three -1s fit at once again.
+      await advance(CONTRACT_TIMINGS.serverReplyBacklogMs + CONTRACT_TIMINGS.replyGapMs);
+      const statuses: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        await registry.recordClientUdp(`10.0.5.${i}`, 5600 + i);
+        statuses.push((await registry.beginConnect("10.0.0.1", `10.0.5.${i}`)).status);
+      }
+      expect(statuses).toEqual(["ready", "ready", "ready"]);
+    });
+
+    it("a waiting connect books its -1 when its UDP connect comes, and is told busy if the backlog filled meanwhile", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      const late = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      if (late.status !== "waiting") throw new Error(`expected waiting, got ${late.status}`);
+      const handed = late.awaitClientUdp(3_000);
+      // Clients that sent UDP first fill the backlog while it waits.
+      let status = "ready";
+      for (let i = 0; status === "ready" && i < 6; i++) {
+        await registry.recordClientUdp(`10.0.6.${i}`, 5700 + i);
+        status = (await registry.beginConnect("10.0.0.1", `10.0.6.${i}`)).status;
+      }
+      expect(status).toBe("busy");
+      await registry.recordClientUdp("10.0.0.9", 5801);
+      expect(await handed).toBe("busy");
+    });
+
+    it("a waiting connect handed its port holds a booked slot like a connect that was ready", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      const waiting: ConnectLookup[] = [];
+      for (let i = 0; i < 3; i++)
+        waiting.push(await registry.beginConnect("10.0.0.1", `10.0.7.${i}`));
+      const handed = waiting.map((lookup) =>
+        lookup.status === "waiting" ? lookup.awaitClientUdp(3_000) : Promise.resolve(null),
+      );
+      for (let i = 0; i < 3; i++) await registry.recordClientUdp(`10.0.7.${i}`, 5900 + i);
+      expect(await Promise.all(handed)).toEqual([5900, 5901, 5902]);
+      // Three -1s booked (at once, +100, +200 ms): a fourth would wait past the backlog.
+      await registry.recordClientUdp("10.0.0.9", 5999);
+      expect((await registry.beginConnect("10.0.0.1", "10.0.0.9")).status).toBe("busy");
+    });
   });
 
   describe(`${name}: hand-over`, () => {
@@ -266,6 +339,19 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
         clientUdpPort: 5401,
         server: { ownerConnectionId: "new" },
       });
+    });
+
+    it("a connect waiting for a hand-over is woken by a registration landing after the client UDP TTL", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510, "old");
+      await registry.markHandover("10.0.0.1", "old");
+      const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      if (lookup.status !== "handover") throw new Error(`expected handover, got ${lookup.status}`);
+      const woken = lookup.awaitRegistration(CONTRACT_TIMINGS.handoverWaitMs);
+      // Within the hand-over wait, but past anything kept only as long as a client endpoint.
+      await advance(CONTRACT_TIMINGS.clientUdpTtlMs + 300);
+      await registerWithUdp(registry, "10.0.0.1", 6510, "new");
+      expect(await woken).toBe(true);
     });
 
     it("a hand-over nobody completes times out", async () => {

@@ -142,6 +142,32 @@ describe("a connect flood on one server (case 3)", () => {
     server.tcp.close();
   });
 
+  it("connects that never send UDP hold none of the backlog: a player still gets its -1 while they wait", async () => {
+    const master = await resources.master({
+      config: {
+        replyGapMs: 1_000,
+        serverReplyBacklog: 2,
+        connectRatePerSource: 0,
+        clientUdpWaitMs: 5_000,
+      },
+    });
+    const server = await registerRawServer(resources, master, "127.0.6.3");
+    const silent: RawTcp[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const tcp = await resources.tcp(master.gamePort, `127.0.8.${i}`);
+      tcp.send(tcpConnect("127.0.6.3"));
+      silent.push(tcp);
+    }
+    await waitFor(() => master.node.mediator.inFlight.size === 6, 5_000, "six connects waiting");
+    const udp = await resources.udp("127.0.8.9");
+    await udp.send(udpWithHeader(UDP_CONNECT), master.gamePort);
+    const player = await resources.tcp(master.gamePort, "127.0.8.9");
+    player.send(tcpConnect("127.0.6.3"));
+    const expected = peerReply("127.0.6.3", server.udp.port);
+    expect(await player.waitForBytes(expected.length)).toEqual(expected);
+    expect(silent.every((tcp) => tcp.received.length === 0)).toBe(true);
+  });
+
   it("caps connects per source: beyond the rate a client is answered -2 at once", async () => {
     const master = await resources.master({ config: { connectRatePerSource: 5 } });
     await registerRawServer(resources, master, "127.0.6.2");

@@ -11,6 +11,7 @@ import {
 } from "../timing.js";
 import type {
   ConnectLookup,
+  HandedClientUdp,
   LobbyBounds,
   OwnedRef,
   RefreshResult,
@@ -40,10 +41,12 @@ interface StoredServer {
   handingOver: boolean;
 }
 
-/** A connect waiting for its client's UDP `connect`: handed a port, or given up. */
+/** A connect waiting for its client's UDP `connect`: handed a port (or busy), or given up. */
 interface ClientWaiter {
-  port: number | null;
-  wake: ((port: number) => void) | null;
+  /** Whose -1 is booked when the port comes. */
+  serverIp: string;
+  handed: HandedClientUdp;
+  wake: ((handed: number | "busy") => void) | null;
 }
 
 export class MemoryRegistry implements Registry {
@@ -93,7 +96,10 @@ export class MemoryRegistry implements Registry {
     const live = livePorts(this.pendingServerUdp.get(ip), nowMs - window);
     const conflict = live.some((entry) => entry.port !== port);
     const others = live.filter((entry) => entry.port !== port);
-    const ports = [...others, { port, atMs: nowMs }].slice(-MAX_PENDING_SERVER_PORTS);
+    const ports = keepNewestPorts(
+      [...others, { port, atMs: nowMs }],
+      stored?.registration.udpPort ?? null,
+    );
     this.pendingServerUdp.set(ip, ports, nowMs);
     return conflict ? "conflict" : "pending";
   }
@@ -148,8 +154,10 @@ export class MemoryRegistry implements Registry {
     const waiter = waiters?.shift();
     if (waiters && waiters.length === 0) this.clientWaiters.delete(ip);
     if (waiter) {
-      if (waiter.wake) waiter.wake(port);
-      else waiter.port = port; // handed before its connect started to wait
+      // Its -1 is booked now that it has a client to pair: never for a connect without one.
+      const handed = this.bookReply(waiter.serverIp) ? port : "busy";
+      if (waiter.wake) waiter.wake(handed);
+      else waiter.handed = handed; // handed before its connect started to wait
       return;
     }
     const nowMs = this.now();
@@ -173,17 +181,16 @@ export class MemoryRegistry implements Registry {
       };
     }
     if (server.udpPort === null) return { status: "server_udp_unknown", server };
-    // The owner's pacer, modelled: this -1 goes out one gap after the last one booked.
-    const nowMs = this.now();
-    const sendAtMs = Math.max(nowMs, stored.replyClockMs + this.timings.replyGapMs);
-    if (sendAtMs - nowMs > this.timings.serverReplyBacklogMs) return { status: "busy", server };
-    stored.replyClockMs = sendAtMs;
+    const sendAtMs = this.nextReplyAtMs(stored);
+    if (sendAtMs === null) return { status: "busy", server };
     const clientUdpPort = this.takeClientEndpoint(clientIp);
     // One node: the owner is this process.
-    if (clientUdpPort !== null)
+    if (clientUdpPort !== null) {
+      stored.replyClockMs = sendAtMs;
       return { status: "ready", server, clientUdpPort, ownerHeartbeatMs: null };
+    }
     // Queued now, in this same step, so a UDP `connect` right after cannot miss it.
-    const waiter = this.queueClientWaiter(clientIp);
+    const waiter = this.queueClientWaiter(clientIp, serverIp);
     return {
       status: "waiting",
       server,
@@ -279,9 +286,33 @@ export class MemoryRegistry implements Registry {
     if (index?.size === 0) this.byData1.delete(data1);
   }
 
+  /**
+   * The owner's pacer, modelled: when this server's next -1 would go out (one
+   * gap after the last one booked), or null past the backlog.
+   */
+  private nextReplyAtMs(stored: StoredServer): number | null {
+    const nowMs = this.now();
+    const sendAtMs = Math.max(nowMs, stored.replyClockMs + this.timings.replyGapMs);
+    return sendAtMs - nowMs > this.timings.serverReplyBacklogMs ? null : sendAtMs;
+  }
+
+  /** Books a waiting connect's -1 once its client's port came; false when the backlog is full. */
+  private bookReply(serverIp: string): boolean {
+    const stored = this.servers.get(serverIp);
+    // Gone meanwhile: nothing to book; the connect finds its owner gone when it tells it.
+    if (!stored) return true;
+    const sendAtMs = this.nextReplyAtMs(stored);
+    if (sendAtMs === null) return false;
+    stored.replyClockMs = sendAtMs;
+    return true;
+  }
+
   /** Queues a waiter for the next UDP `connect` from `clientIp`; its wait leaves the queue. */
-  private queueClientWaiter(clientIp: string): (timeoutMs: number) => Promise<number | null> {
-    const waiter: ClientWaiter = { port: null, wake: null };
+  private queueClientWaiter(
+    clientIp: string,
+    serverIp: string,
+  ): (timeoutMs: number) => Promise<HandedClientUdp> {
+    const waiter: ClientWaiter = { serverIp, handed: null, wake: null };
     const queue = this.clientWaiters.get(clientIp) ?? [];
     queue.push(waiter);
     this.clientWaiters.set(clientIp, queue);
@@ -292,13 +323,13 @@ export class MemoryRegistry implements Registry {
       if (waiters?.length === 0) this.clientWaiters.delete(clientIp);
     };
     return (timeoutMs) => {
-      if (waiter.port !== null) return Promise.resolve(waiter.port);
+      if (waiter.handed !== null) return Promise.resolve(waiter.handed);
       return new Promise((resolve) => {
-        const finish = (port: number | null) => {
+        const finish = (handed: HandedClientUdp) => {
           clearTimeout(timer);
           this.waits.delete(giveUp);
           waiter.wake = null;
-          resolve(port);
+          resolve(handed);
         };
         const giveUp = () => {
           leave();
@@ -369,6 +400,20 @@ export function chooseServerPort(
       ? previousPort
       : (pending[pending.length - 1] as TimedPort).port;
   return { port, confirmed: true, conflict: true };
+}
+
+/**
+ * The newest MAX_PENDING_SERVER_PORTS ports (oldest first), never dropping the
+ * port the current registration uses: otherwise a few forged ports sent after
+ * the game's own `reg` would push it out and the newest (forged) would win.
+ */
+function keepNewestPorts(ports: readonly TimedPort[], registeredPort: number | null): TimedPort[] {
+  let excess = ports.length - MAX_PENDING_SERVER_PORTS;
+  return ports.filter((entry) => {
+    if (excess <= 0 || entry.port === registeredPort) return true;
+    excess--;
+    return false;
+  });
 }
 
 function livePorts(ports: TimedPort[] | undefined, cutoffMs: number): TimedPort[] {

@@ -47,12 +47,21 @@ export class RedisKeys {
     return `${this.base}:client:${ip}`;
   }
 
-  /** LIST of "node|waiter" connects waiting for a UDP `connect` from this IP, oldest first. */
+  /** LIST of connects waiting for a UDP `connect` from this IP (`waitingConnect`), oldest first. */
   waitingConnects(ip: string): string {
     return `${this.base}:waiters:${ip}`;
   }
 
-  /** STRING: the UDP port handed to one waiting connect ("node|waiter"), kept until it is claimed. */
+  /**
+   * One entry of `waitingConnects`: the node to wake, its waiter, and the
+   * server whose -1 the client's UDP `connect` books (record-client-udp.lua
+   * splits it at the last two "|").
+   */
+  waitingConnect(nodeId: string, waiterId: string, serverIp: string): string {
+    return `${nodeId}|${waiterId}|${serverIp}`;
+  }
+
+  /** STRING: what was handed to one waiting connect (its entry): a port or "busy", until claimed. */
   get handedPortPrefix(): string {
     return `${this.base}:handed:`;
   }

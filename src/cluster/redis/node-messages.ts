@@ -8,7 +8,8 @@ import type { NodeMessage } from "../types.js";
 
 export type ChannelMessage =
   | NodeMessage
-  | { type: "client-udp"; waiterId: string; port: number }
+  /** `port`: the client's UDP port, or "busy" when the server's backlog was full (record-client-udp). */
+  | { type: "client-udp"; waiterId: string; port: number | "busy" }
   | { type: "server-registered"; ip: string };
 
 export function encodeChannelMessage(message: ChannelMessage): string {
@@ -33,7 +34,7 @@ export function decodeChannelMessage(text: string): ChannelMessage | null {
   switch (m.type) {
     case "client-udp": {
       const waiterId = text_("waiterId");
-      const udpPort = port("port");
+      const udpPort = m.port === "busy" ? "busy" : port("port");
       return waiterId !== null && udpPort !== null
         ? { type: "client-udp", waiterId, port: udpPort }
         : null;

@@ -71,7 +71,7 @@ export class RedisBackend implements ClusterBackend {
     const nodes = new RedisNodeDirectory(connection.commands, keys, options.timings.leaseMs);
     const backend = new RedisBackend(connection, registry, bus, nodes);
     const preload = () =>
-      registry.preloadScripts().catch((error: Error) => {
+      Promise.all([registry.preloadScripts(), nodes.preloadScripts()]).catch((error: Error) => {
         connection.noteCommandError(error);
         log.debug({ err: error }, "script preload failed");
       });

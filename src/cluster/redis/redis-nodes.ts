@@ -1,9 +1,15 @@
 // Live nodes by heartbeat: a ZSET of last-seen times and a HASH of details,
-// both with a TTL refreshed by every heartbeat.
+// both with a TTL refreshed by every heartbeat, which also drops the nodes
+// whose heartbeat expired from both (one script, so the two never disagree).
 import { nodeAliveMs, nodeKeyTtlMs } from "../timing.js";
 import type { NodeDirectory, NodeInfo } from "../types.js";
 import type { RedisKeys } from "./keys.js";
-import type { RedisClient } from "./redis-script.js";
+import { type RedisClient, RedisScript } from "./redis-script.js";
+
+/** Dead nodes one heartbeat forgets at most: the script stays short; the next beats go on. */
+const PRUNED_PER_HEARTBEAT = 100;
+
+const heartbeatScript = new RedisScript("heartbeat", (raw) => Number(raw));
 
 export class RedisNodeDirectory implements NodeDirectory {
   constructor(
@@ -12,16 +18,23 @@ export class RedisNodeDirectory implements NodeDirectory {
     private readonly leaseMs: number,
   ) {}
 
+  /** Loads the heartbeat script into Redis (on each (re)connect, with the registry's). */
+  async preloadScripts(): Promise<void> {
+    await heartbeatScript.preload(this.client);
+  }
+
   async heartbeat(info: NodeInfo): Promise<void> {
-    const ttlMs = nodeKeyTtlMs(this.leaseMs);
-    await this.client
-      .multi()
-      .zadd(this.keys.nodes, info.lastSeenMs, info.nodeId)
-      .hset(this.keys.nodeInfo, info.nodeId, JSON.stringify(info))
-      .zremrangebyscore(this.keys.nodes, "-inf", info.lastSeenMs - ttlMs)
-      .pexpire(this.keys.nodes, ttlMs)
-      .pexpire(this.keys.nodeInfo, ttlMs)
-      .exec();
+    await heartbeatScript.run(
+      this.client,
+      [this.keys.nodes, this.keys.nodeInfo],
+      [
+        info.nodeId,
+        info.lastSeenMs,
+        JSON.stringify(info),
+        nodeKeyTtlMs(this.leaseMs),
+        PRUNED_PER_HEARTBEAT,
+      ],
+    );
   }
 
   async list(): Promise<NodeInfo[]> {

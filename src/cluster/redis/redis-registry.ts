@@ -10,6 +10,7 @@ import {
 } from "../timing.js";
 import type {
   ConnectLookup,
+  HandedClientUdp,
   LobbyBounds,
   OwnedRef,
   RefreshResult,
@@ -79,7 +80,9 @@ const scripts = {
       ownerHeartbeatMs: beat !== null && Number.isFinite(beat) ? beat : null,
     };
   }),
-  cancelWait: new RedisScript("cancel-wait", (raw, fail) => reply.port(raw, fail)),
+  cancelWait: new RedisScript<HandedClientUdp>("cancel-wait", (raw, fail) =>
+    raw === "busy" ? "busy" : reply.port(raw, fail),
+  ),
   markHandover: new RedisScript("mark-handover", (raw) => Number(raw) === 1),
   refreshOwned: new RedisScript(
     "refresh-owned",
@@ -199,13 +202,16 @@ export class RedisRegistry implements Registry {
         this.pubsub.publishCommand,
         this.keys.nodeChannelPrefix,
         this.keys.handedPortPrefix,
+        this.keys.serverPrefix,
+        this.options.replyGapMs,
+        this.options.serverReplyBacklogMs,
       ],
     );
   }
 
   async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
     const waiterId = String(++this.nextWaiterId);
-    const waiterEntry = `${this.options.nodeId}|${waiterId}`;
+    const waiterEntry = this.keys.waitingConnect(this.options.nodeId, waiterId, serverIp);
     // Armed before the step: its wake-up may overtake the step's own reply.
     const clientLatch = this.wakeups.clientPorts.arm(waiterId);
     const serverLatch = this.wakeups.servers.arm(serverIp);
@@ -226,6 +232,7 @@ export class RedisRegistry implements Registry {
           this.options.replyGapMs,
           this.options.serverReplyBacklogMs,
           this.options.nodeId,
+          this.options.handoverWaitMs,
         ],
       );
     } catch (error) {
@@ -263,8 +270,8 @@ export class RedisRegistry implements Registry {
           server,
           ownerHeartbeatMs: result.ownerHeartbeatMs,
           awaitClientUdp: async (timeoutMs) => {
-            const port = await this.wakeups.clientPorts.wait(clientLatch, timeoutMs);
-            if (port !== null) return port;
+            const handed = await this.wakeups.clientPorts.wait(clientLatch, timeoutMs);
+            if (handed !== null) return handed;
             // Timed out, or the wake-up was lost: leave the queue, and take a port
             // handed to this waiter meanwhile so no endpoint is lost.
             return scripts.cancelWait.run(

@@ -1,7 +1,8 @@
 // A Lua script run by SHA (EVALSHA, falling back to EVAL once when Redis does
 // not know it yet), with a typed decoder for its reply. Every script is the
-// shared prelude (the server hash's layout, the clock) plus its own file,
-// read on first use, so a memory-only node never touches them.
+// shared prelude (the server hash's layout, then prelude.lua: the clock, the
+// pacer model) plus its own file, read on first use, so a memory-only node
+// never touches them.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Cluster, Redis } from "ioredis";
@@ -19,14 +20,16 @@ export class StoreReplyError extends Error {
   }
 }
 
-const PRELUDE = [
-  serverHashLua(),
-  "local function now_ms()",
-  "  local t = redis.call('TIME')",
-  "  return t[1] * 1000 + math.floor(t[2] / 1000)",
-  "end",
-  "",
-].join("\n");
+function readLua(name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
+}
+
+let prelude: string | null = null;
+
+function preludeLua(): string {
+  prelude ??= `${serverHashLua()}\n${readLua("prelude")}`;
+  return prelude;
+}
 
 export class RedisScript<Reply> {
   private loaded: { source: string; sha: string } | null = null;
@@ -38,8 +41,7 @@ export class RedisScript<Reply> {
 
   private get script(): { source: string; sha: string } {
     if (!this.loaded) {
-      const body = readFileSync(new URL(`./lua/${this.name}.lua`, import.meta.url), "utf8");
-      const source = `${PRELUDE}${body}`;
+      const source = `${preludeLua()}${readLua(this.name)}`;
       this.loaded = { source, sha: createHash("sha1").update(source).digest("hex") };
     }
     return this.loaded;
