@@ -3,6 +3,8 @@
 // used_memory and DBSIZE. One snapshot before and one after a batch of
 // operations gives what that batch cost Redis, per operation.
 import type { Redis } from "ioredis";
+import { readdirSync } from "node:fs";
+import { RedisScript } from "../../src/cluster/redis/redis-script.js";
 
 export interface CommandStat {
   calls: number;
@@ -146,12 +148,23 @@ export function perOperation(
   };
 }
 
-/** Which script an EVALSHA seen by MONITOR runs, told by its key count and first key. */
+/** Which script an EVALSHA seen by MONITOR runs, told by its SHA. */
 export function scriptOf(args: readonly string[]): string {
-  const keys = Number(args[2]);
-  const first = args[3] ?? "";
-  if (first.includes(":server:") && keys === 4) return "evalsha begin-connect";
-  if (first.includes(":client:")) return "evalsha record-client-udp";
-  if (first.includes(":waiters:")) return "evalsha cancel-wait";
-  return "evalsha (other)";
+  const name = scriptNamesBySha().get(args[1] ?? "");
+  return name === undefined ? "evalsha (other)" : `evalsha ${name}`;
+}
+
+let namesBySha: Map<string, string> | null = null;
+
+/** Every script the node runs, by the SHA its EVALSHA names (from the same sources). */
+function scriptNamesBySha(): Map<string, string> {
+  if (namesBySha) return namesBySha;
+  const dir = new URL("../../src/cluster/redis/lua/", import.meta.url);
+  namesBySha = new Map();
+  for (const file of readdirSync(dir)) {
+    const name = file.replace(/\.lua$/, "");
+    if (name === file || name === "prelude") continue;
+    namesBySha.set(new RedisScript(name, (reply) => reply).sha, name);
+  }
+  return namesBySha;
 }

@@ -101,7 +101,7 @@ const scripts = {
  * Registrations one refresh or restore script carries: a script holds Redis
  * while it runs, so batches stay short (100: well under a millisecond).
  */
-const OWNED_BATCH = 100;
+export const OWNED_BATCH = 100;
 
 export interface RedisRegistryOptions extends StoreTimings {
   nodeId: string;

@@ -47,6 +47,11 @@ export class RedisScript<Reply> {
     return this.loaded;
   }
 
+  /** The SHA Redis knows the script by (what EVALSHA and MONITOR show). */
+  get sha(): string {
+    return this.script.sha;
+  }
+
   async preload(client: RedisClient): Promise<void> {
     await client.script("LOAD", this.script.source);
   }
