@@ -287,7 +287,7 @@ export const OPTIONS = {
     env: "GMNET_MAX_TRACKED_SOURCES",
     parser: int(1000, 10_000_000),
     default: 100_000,
-    help: "Sources each per-source table (rate limits, UDP endpoints in memory) holds; past it the one seen longest ago is forgotten",
+    help: "Sources each per-source table (rate limits, UDP endpoints in memory) holds at most; past it those not seen for longest are forgotten, half the table at a time (the newest half is always kept)",
   }),
   udpRatePerEndpoint: option({
     flag: "--udp-rate-per-endpoint",

@@ -7,13 +7,19 @@ import type { Registry } from "../cluster/types.js";
 import type { LobbyOrder } from "../config/index.js";
 import type { MasterMetrics } from "../metrics.js";
 import { encodeLobby, encodeLobbyWithin, type LobbyQuery } from "../protocol/index.js";
-import { RecencyMap } from "../util/recency-map.js";
+import { GenerationalMap } from "../util/generational-map.js";
 import { ThrottledLog } from "../util/log-throttle.js";
 
 /** An encoded reply and how it went (a cached answer counts the same result again). */
 interface LobbyAnswer {
   reply: Buffer;
   result: "ok" | "truncated" | "store_error";
+}
+
+/** A cached answer and when its store query started. */
+interface CachedAnswer {
+  answer: Promise<LobbyAnswer>;
+  atMs: number;
 }
 
 /** Distinct queries cached at once (each is a few hundred bytes to a reply's size). */
@@ -27,7 +33,7 @@ export interface LobbyServiceOptions {
 }
 
 export class LobbyService {
-  private readonly cache = new RecencyMap<string, Promise<LobbyAnswer>>(MAX_CACHED_QUERIES);
+  private readonly cache = new GenerationalMap<string, CachedAnswer>(MAX_CACHED_QUERIES);
   private readonly log: ThrottledLog;
 
   constructor(
@@ -49,18 +55,14 @@ export class LobbyService {
         : query;
     const key = JSON.stringify(effective);
     const nowMs = this.now();
-    const cachedAt = this.cache.setAt(key);
     const cached = this.cache.get(key);
-    const hit =
-      cached !== undefined &&
-      cachedAt !== undefined &&
-      nowMs - cachedAt < this.options.lobbyCacheMs;
+    const hit = cached !== undefined && nowMs - cached.atMs < this.options.lobbyCacheMs;
     this.metrics.lobbyCache.inc({ result: hit ? "hit" : "miss" });
     let answer: Promise<LobbyAnswer>;
-    if (hit) answer = cached;
+    if (hit) answer = cached.answer;
     else {
       answer = this.query(effective);
-      if (this.options.lobbyCacheMs > 0) this.cache.set(key, answer, nowMs);
+      if (this.options.lobbyCacheMs > 0) this.cache.set(key, { answer, atMs: nowMs });
     }
     const { reply, result } = await answer;
     this.metrics.lobbyRequests.inc({ result });
