@@ -1,17 +1,21 @@
 // What a pipelining client, a slow store, a drain or a half-failed start must not break.
 import { createSocket } from "node:dgram";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { MemoryBackend } from "../../src/cluster/memory/memory-backend.js";
 import { loadConfig } from "../../src/config/index.js";
 import { MasterNode } from "../../src/master-node.js";
 import {
   encodeConnectRequest,
   encodeLobby2Request,
+  encodeReg2Request,
   encodeUdpRequest,
 } from "../../src/protocol/index.js";
 import {
   freeTcpPort,
+  lobbyData,
+  MASTER_HOST,
   metricTotal,
   peerFoundBytes,
   type RawTcp,
@@ -63,6 +67,33 @@ describe("robustness", () => {
     ]);
     expect(await server.tcp.waitForBytes(expected.length)).toEqual(expected);
     await server.tcp.waitForClose();
+  });
+
+  it("resets a registration the store cannot take, so the game's next ping fails and it registers again", async () => {
+    const master = await resources.master({
+      createBackend: async (config, timings) => {
+        const backend = new MemoryBackend(config.nodeId, timings);
+        backend.registry.registerServer = () => Promise.reject(new Error("store unreachable"));
+        return backend;
+      },
+    });
+    // After a FIN a GML game's first ping write still succeeds: it would notice a ping later.
+    const ended = await new Promise<string>((resolve) => {
+      const socket = connect(
+        {
+          host: MASTER_HOST,
+          port: master.gamePort,
+          localAddress: "127.0.8.1",
+          allowHalfOpen: true,
+        },
+        () => socket.write(encodeReg2Request("1.2.5", lobbyData("g"))),
+      );
+      resources.add(socket, (s) => s.destroy());
+      socket.on("end", () => resolve("FIN"));
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+    });
+    expect(ended).toBe("ECONNRESET");
+    expect(master.node.mediator.owned.count).toBe(0);
   });
 
   it("closes promptly when Redis was never reachable", async () => {
