@@ -9,6 +9,7 @@ import type { MasterMetrics } from "../metrics.js";
 import { encodeLobby, encodeLobbyWithin, type LobbyQuery } from "../protocol/index.js";
 import { GenerationalMap } from "../util/generational-map.js";
 import { ThrottledLog } from "../util/log-throttle.js";
+import { type Clock, monotonicMs } from "../util/monotonic.js";
 
 /** An encoded reply and how it went (a cached answer counts the same result again). */
 interface LobbyAnswer {
@@ -41,7 +42,7 @@ export class LobbyService {
     private readonly options: LobbyServiceOptions,
     private readonly metrics: MasterMetrics,
     logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {
     this.log = new ThrottledLog(logger);
   }

@@ -3,6 +3,7 @@
 // operators can tell punch failures from master failures. Bounded: the
 // pairs not seen for longest give way (O(1) per connect).
 import { GenerationalMap } from "../util/generational-map.js";
+import { type Clock, monotonicMs } from "../util/monotonic.js";
 
 const MAX_PAIRS = 10_000;
 
@@ -12,7 +13,7 @@ export class RepeatedConnects {
 
   constructor(
     private readonly windowMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {}
 
   /** Notes a connect; true when the same pair connected within the window. */

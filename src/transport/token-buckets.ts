@@ -5,6 +5,7 @@
 // (one that comes back gets a fresh burst, as every new source does anyway).
 // A bucket is updated in place: one Map lookup per packet.
 import { GenerationalMap } from "../util/generational-map.js";
+import { type Clock, forwardOnly, monotonicMs } from "../util/monotonic.js";
 
 /** Every limit allows a burst of twice its rate per second: one rule for all of them. */
 export function burstFor(ratePerSecond: number): number {
@@ -31,14 +32,16 @@ function take(bucket: Bucket, nowMs: number, rate: number, burst: number): boole
 export class TokenBuckets {
   private readonly buckets: GenerationalMap<string, Bucket>;
   private readonly burst: number;
+  private readonly now: Clock;
 
   constructor(
     private readonly ratePerSecond: number,
     maxSources: number,
-    private readonly now: () => number = Date.now,
+    now: Clock = monotonicMs,
   ) {
     this.burst = burstFor(ratePerSecond);
     this.buckets = new GenerationalMap(maxSources);
+    this.now = forwardOnly(now);
   }
 
   get trackedSources(): number {
@@ -69,13 +72,15 @@ export class TokenBuckets {
 export class TokenBucket {
   private readonly bucket: Bucket;
   private readonly burst: number;
+  private readonly now: Clock;
 
   constructor(
     private readonly ratePerSecond: number,
-    private readonly now: () => number = Date.now,
+    now: Clock = monotonicMs,
   ) {
     this.burst = burstFor(ratePerSecond);
-    this.bucket = { tokens: this.burst, atMs: now() };
+    this.now = forwardOnly(now);
+    this.bucket = { tokens: this.burst, atMs: this.now() };
   }
 
   allow(): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { burstFor, TokenBuckets } from "../../src/transport/token-buckets.js";
+import { burstFor, TokenBucket, TokenBuckets } from "../../src/transport/token-buckets.js";
 
 let clock = 0;
 function limiter(rate: number, maxSources = 1000): TokenBuckets {
@@ -43,5 +43,17 @@ describe("TokenBuckets", () => {
     // The newest sources are the ones kept: their buckets are still drained.
     expect(limit.allow("spoofed-99999")).toBe(true);
     expect(limit.allow("spoofed-99999")).toBe(false);
+  });
+
+  it("refuses nobody for the length of a backward clock step: a step back counts as no time", () => {
+    const limit = limiter(10);
+    let budgetClock = 1_000_000;
+    const budget = new TokenBucket(5_000, () => budgetClock);
+    expect([limit.allow("a"), budget.allow()]).toEqual([true, true]);
+    clock -= 3_600_000; // the clock steps back an hour
+    budgetClock -= 60_000;
+    clock += 1_000;
+    budgetClock += 1_000;
+    expect([limit.allow("a"), budget.allow()]).toEqual([true, true]);
   });
 });

@@ -4,6 +4,7 @@
 // hot path.
 import type { LobbyQuery } from "../../protocol/index.js";
 import { GenerationalMap } from "../../util/generational-map.js";
+import { type Clock, monotonicMs } from "../../util/monotonic.js";
 import { collectLobby } from "../lobby.js";
 import {
   MAX_CLIENT_ENDPOINTS_PER_IP,
@@ -62,7 +63,8 @@ export class MemoryRegistry implements Registry {
 
   constructor(
     private readonly timings: StoreTimings,
-    private readonly now: () => number = Date.now,
+    /** Ages and the reply clock (createdTime, a wall timestamp on the wire, reads Date.now()). */
+    private readonly now: Clock = monotonicMs,
   ) {
     this.pendingServerUdp = new EndpointTable(timings.maxTrackedSources, now());
     this.clientUdp = new EndpointTable(timings.maxTrackedSources, now());
@@ -113,14 +115,14 @@ export class MemoryRegistry implements Registry {
       udpPort: choice.port,
       version: input.version,
       data: [...input.data],
-      createdTimeSec: Math.floor(nowMs / 1000),
+      createdTimeSec: Math.floor(Date.now() / 1000),
       ownerNodeId: input.ownerNodeId,
       ownerConnectionId: input.ownerConnectionId,
     };
     this.store(registration, {
       registeredAtMs: nowMs,
       udpConfirmed: choice.confirmed,
-      replyClockMs: 0, // a new socket, a fresh pacer
+      replyClockMs: Number.NEGATIVE_INFINITY, // a new socket, a fresh pacer
     });
     this.wakeServerWaiters(input.ip);
     const prior = previous?.registration;
@@ -241,7 +243,7 @@ export class MemoryRegistry implements Registry {
       this.store(copy(owned), {
         registeredAtMs: nowMs,
         udpConfirmed: owned.udpPort !== null,
-        replyClockMs: 0,
+        replyClockMs: Number.NEGATIVE_INFINITY,
       });
       return { outcome: "restored", udpPort: owned.udpPort };
     });
