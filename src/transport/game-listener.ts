@@ -12,6 +12,7 @@ import type { BadInputLog } from "../bad-input-log.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { type Cidr, decodeUdpDatagram, normalizeIp, sourceKey } from "../protocol/index.js";
+import { ThrottledLog } from "../util/log-throttle.js";
 import { IdleDeadlines } from "./idle-deadlines.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
@@ -61,14 +62,16 @@ export class GameListener {
     private readonly formatIp: IpFormatter,
     private readonly badInput: BadInputLog,
   ) {
+    // At most one line a second each, however the sources alternate.
+    const sourceLog = new ThrottledLog(logger);
     this.sourceMonitor = new SourceAddressMonitor(SOURCE_WINDOW, (collapsed, sourceIp) => {
       metrics.sourceAddressCollapsed.set(collapsed ? 1 : 0);
       if (collapsed) {
-        logger.warn(
+        sourceLog.warn(
           { source: formatIp(sourceIp), connections: SOURCE_WINDOW },
           "every recent game connection came from one address: a load balancer is probably hiding the real sources, and punching will fail",
         );
-      } else logger.info("game connections come from several addresses again");
+      } else sourceLog.info({}, "game connections come from several addresses again");
     });
     this.idle = new IdleDeadlines(options.idleTimeoutMs, (session) => session.closeIdle());
     this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
