@@ -308,8 +308,8 @@ export const OPTIONS = {
     env: "GMNET_MAX_CONNECTIONS",
     parser: int(0, 10_000_000),
     default: 0,
-    defaultText: "0 (auto: open-file limit - 256)",
-    help: "Open game TCP connections per node; beyond, new ones are closed and counted. 0 keeps 256 descriptors of the open-file limit for HTTP, Redis and logs",
+    defaultText: "0 (auto: the smaller of open-file limit - 256 and memory limit / 2 / 8 KiB)",
+    help: "Open game TCP connections per node; beyond, new ones are closed and counted. 0 derives it: 256 descriptors of the open-file limit stay for HTTP, Redis and logs, and connections take at most half the memory limit (the cgroup's, else the machine's) at 8 KiB each",
   }),
   maxConnectionsPerSource: option({
     flag: "--max-connections-per-source",

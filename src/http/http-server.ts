@@ -19,7 +19,7 @@ import {
 } from "./lobby-querystring.js";
 import { MASTER_VERSION } from "../version.js";
 import { normalizeIp } from "../protocol/index.js";
-import { DESCRIPTOR_RESERVE } from "../transport/descriptor-limit.js";
+import { DESCRIPTOR_RESERVE } from "../transport/connection-cap.js";
 import { registerStatusPage } from "./status/status-page.js";
 import type { StatusSource } from "./status/status-source.js";
 

@@ -30,7 +30,7 @@ export interface GameListenerOptions extends TcpSessionOptions {
   udpReceiveBufferBytes: number;
   udpRatePerEndpoint: number;
   udpStoreRate: number;
-  /** Open game connections on this node (already derived from the descriptor limit). */
+  /** Open game connections on this node (already derived from descriptors and memory). */
   maxConnections: number;
   maxConnectionsPerSource: number;
   ipv6PrefixLength: number;
