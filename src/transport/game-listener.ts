@@ -22,6 +22,14 @@ import type { CommandHandler } from "./types.js";
 /** Connections looked at; big enough that one busy game host cannot trip it alone. */
 const SOURCE_WINDOW = 50;
 
+/**
+ * How long a socket that is not a registered game server may stay open, in
+ * idle timeouts (60 s by default). A client's connect is answered within
+ * seconds and a lobby socket closes after its reply, so only a socket kept
+ * busy on purpose reaches it; registered servers stay for hours, exempt.
+ */
+export const SOCKET_LIFETIME_IDLE_TIMEOUTS = 6;
+
 export interface GameListenerOptions extends TcpSessionOptions {
   host: string;
   port: number;
@@ -53,6 +61,7 @@ export class GameListener {
   private readonly connectionsPerSource = new Map<string, number>();
   private readonly trustedProxies = new BlockList();
   private readonly idle: IdleDeadlines<TcpSession>;
+  private readonly lifetimes: IdleDeadlines<TcpSession>;
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -74,6 +83,10 @@ export class GameListener {
       } else sourceLog.info({}, "game connections come from several addresses again");
     });
     this.idle = new IdleDeadlines(options.idleTimeoutMs, (session) => session.closeIdle());
+    this.lifetimes = new IdleDeadlines(
+      options.idleTimeoutMs * SOCKET_LIFETIME_IDLE_TIMEOUTS,
+      (session) => session.closeExpired(),
+    );
     this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
     this.udpStoreBudget = new TokenBucket(options.udpStoreRate);
     for (const cidr of options.proxyTrustedCidrs) {
@@ -184,6 +197,7 @@ export class GameListener {
     this.closeAllSessions("shutting down");
     this.udpPerEndpoint.close();
     this.idle.close();
+    this.lifetimes.close();
   }
 
   private onConnection(socket: Socket): void {
@@ -226,6 +240,7 @@ export class GameListener {
       admitProxiedSource: (ip) => this.admit(ip),
       releaseProxiedSource: (key) => this.release(key),
       idle: this.idle,
+      lifetimes: this.lifetimes,
     });
     this.sessions.add(session);
     session.onClosed = () => this.sessions.delete(session);

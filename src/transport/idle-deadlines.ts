@@ -1,9 +1,10 @@
-// Idle timeouts for every connection of a listener, without a timer each: all
-// share one timeout, so the order in which deadlines were set is the order in
-// which they expire. Re-arming is a Map delete + set (no Timeout object to
-// allocate and cancel per command), and one sweep closes what expired,
-// oldest first, in O(expired). The order holds only on a clock that never
-// runs back: hence forwardOnly() over the monotonic clock.
+// Deadlines of one length (idle timeouts, socket lifetimes) for every
+// connection of a listener, without a timer each: all share one timeout, so
+// the order in which deadlines were set is the order in which they expire.
+// Re-arming is a Map delete + set (no Timeout object to allocate and cancel
+// per command), and one sweep closes what expired, oldest first, in
+// O(expired). The order holds only on a clock that never runs back: hence
+// forwardOnly() over the monotonic clock.
 import { type Clock, forwardOnly, monotonicMs } from "../util/monotonic.js";
 
 export class IdleDeadlines<T> {
@@ -13,7 +14,7 @@ export class IdleDeadlines<T> {
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly onIdle: (item: T) => void,
+    private readonly onExpired: (item: T) => void,
     now: Clock = monotonicMs,
   ) {
     this.now = forwardOnly(now);
@@ -50,7 +51,7 @@ export class IdleDeadlines<T> {
     for (const [item, deadline] of this.deadlines) {
       if (deadline > nowMs) return;
       this.deadlines.delete(item);
-      this.onIdle(item);
+      this.onExpired(item);
     }
   }
 }

@@ -158,6 +158,38 @@ describe("robustness: idle connections and the PROXY-protocol cap", () => {
     expect(lobby.received[0]).toBe(0xf9);
   });
 
+  it("closes a socket kept busy past its lifetime (six idle timeouts), never a registered server's", async () => {
+    const master = await resources.master({ config: { idleTimeoutMs: 200 } });
+    const server = await registerRawServer(resources, master, "127.0.0.56");
+    const busy = await resources.tcp(master.gamePort, "127.0.0.57");
+    // A command after every reply: never idle, so only the lifetime can close it.
+    busy.socket.on("data", () => busy.send("version\n\0"));
+    busy.send("version\n\0");
+    await busy.waitForClose(5_000);
+    const metrics = master.node.metrics;
+    expect(await metricTotal(metrics.badInput, { reason: "socket_lifetime" })).toBe(1);
+    expect(await metricTotal(metrics.badInput, { reason: "idle_timeout" })).toBe(0);
+    expect(busy.chunks.length).toBeGreaterThan(5);
+    // The server's socket opened first: its lifetime would have ended too.
+    expect(server.tcp.closed).toBe(false);
+    expect(await master.node.backend.registry.findServer("127.0.0.56")).not.toBeNull();
+  });
+
+  it("answers a connect in flight when its socket's lifetime ends, then closes the socket", async () => {
+    // Lifetime 600 ms, the connect waits 1.5 s for a UDP connect that never comes.
+    const master = await resources.master({
+      config: { idleTimeoutMs: 100, clientUdpWaitMs: 1_500 },
+    });
+    await registerRawServer(resources, master, "127.0.0.58");
+    const client = await resources.tcp(master.gamePort, "127.0.0.59");
+    client.send(encodeConnectRequest("127.0.0.58"));
+    await client.waitForClose(5_000);
+    expect(client.received).toEqual(Buffer.from([0xfe]));
+    const metrics = master.node.metrics;
+    expect(await metricTotal(metrics.badInput, { reason: "socket_lifetime" })).toBe(1);
+    expect(await metricTotal(metrics.badInput, { reason: "idle_timeout" })).toBe(0);
+  });
+
   it("caps connections per real source when PROXY protocol names the source", async () => {
     const master = await resources.master({
       config: {
