@@ -10,7 +10,11 @@ describe("IdleDeadlines", () => {
     vi.useFakeTimers();
     clock = 1_000_000;
     closed = [];
-    deadlines = new IdleDeadlines(1_000, (item) => closed.push(item), () => clock);
+    deadlines = new IdleDeadlines(
+      1_000,
+      (item) => closed.push(item),
+      () => clock,
+    );
   });
   afterEach(() => {
     deadlines.close();
