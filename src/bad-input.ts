@@ -9,6 +9,8 @@ export const BAD_INPUT_REASONS = [
   "bad_argument",
   "command_flood",
   "idle_timeout",
+  // open longer than any game needs (registered servers are exempt)
+  "socket_lifetime",
   "slow_reader",
   // connections refused at the door
   "too_many_connections",

@@ -22,7 +22,7 @@ import { ipFormatter } from "./logging.js";
 import { DrainHandover } from "./master/handover.js";
 import { Mediator } from "./master/mediator.js";
 import { MasterMetrics } from "./metrics.js";
-import { connectionCap } from "./transport/descriptor-limit.js";
+import { type ConnectionCap, connectionCap } from "./transport/connection-cap.js";
 import { GameListener } from "./transport/game-listener.js";
 import { ThrottledLog } from "./util/log-throttle.js";
 import { MASTER_VERSION } from "./version.js";
@@ -93,7 +93,8 @@ export class MasterNode {
     const badInput = new BadInputLog(metrics, logger);
     const createBackend = options.createBackend ?? defaultBackend;
     const backend = await createBackend(config, storeTimings(config), metrics, logger, badInput);
-    const { mediator, listener } = gameSide(config, backend, metrics, logger, badInput);
+    const cap = connectionCap(config.maxConnections);
+    const { mediator, listener } = gameSide(config, cap, backend, metrics, logger, badInput);
     let node: MasterNode | null = null;
     const readiness = () => node?.readiness() ?? { ready: false, checks: { started: false } };
     let web: { http: FastifyInstance; status: NodeStatus } | null;
@@ -135,6 +136,8 @@ export class MasterNode {
         game: `${config.host}:${listener.port}`,
         http: web ? `${config.httpHost}:${node.httpPort}` : "off",
         store: backend.status().mode,
+        maxConnections: cap.maxConnections,
+        maxConnectionsBoundBy: cap.boundBy,
       },
       `gmnet-master listening on ${config.host}:${listener.port} (TCP+UDP)`,
     );
@@ -300,6 +303,7 @@ export class MasterNode {
 /** The game port's side: the mediator and the listener that feeds it. */
 function gameSide(
   config: MasterConfig,
+  cap: ConnectionCap,
   backend: ClusterBackend,
   metrics: MasterMetrics,
   logger: Logger,
@@ -324,7 +328,7 @@ function gameSide(
   const listener = new GameListener(
     {
       ...config,
-      maxConnections: connectionCap(config.maxConnections),
+      maxConnections: cap.maxConnections,
       maxQueuedReplies: config.serverReplyBacklog,
       proxyProtocol: config.proxyProtocol === "off" ? null : config.proxyProtocol,
     },

@@ -282,7 +282,7 @@ export const OPTIONS = {
     env: "GMNET_MAX_TRACKED_SOURCES",
     parser: int(1000, 10_000_000),
     default: 100_000,
-    help: "Sources each per-source table (rate limits, UDP endpoints in memory) holds; past it the one seen longest ago is forgotten",
+    help: "Sources each per-source table (rate limits, UDP endpoints in memory) holds at most; past it those not seen for longest are forgotten, half the table at a time (the newest half is always kept)",
   }),
   udpRatePerEndpoint: option({
     flag: "--udp-rate-per-endpoint",
@@ -303,8 +303,8 @@ export const OPTIONS = {
     env: "GMNET_MAX_CONNECTIONS",
     parser: int(0, 10_000_000),
     default: 0,
-    defaultText: "0 (auto: open-file limit - 256)",
-    help: "Open game TCP connections per node; beyond, new ones are closed and counted. 0 keeps 256 descriptors of the open-file limit for HTTP, Redis and logs",
+    defaultText: "0 (auto: the smaller of open-file limit - 256 and memory limit / 2 / 8 KiB)",
+    help: "Open game TCP connections per node; beyond, new ones are closed and counted. 0 derives it: 256 descriptors of the open-file limit stay for HTTP, Redis and logs, and connections take at most half the memory limit (the cgroup's, else the machine's) at 8 KiB each",
   }),
   maxConnectionsPerSource: option({
     flag: "--max-connections-per-source",

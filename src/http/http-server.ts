@@ -19,6 +19,7 @@ import {
 } from "./lobby-querystring.js";
 import { MASTER_VERSION } from "../version.js";
 import { normalizeIp } from "../protocol/index.js";
+import { DESCRIPTOR_RESERVE } from "../transport/connection-cap.js";
 import { registerStatusPage } from "./status/status-page.js";
 import type { StatusSource } from "./status/status-source.js";
 
@@ -64,6 +65,27 @@ const errorSchema = {
 
 type ServersQuerystring = LobbyQuerystring & { offset?: number };
 
+/**
+ * Who holds an HTTP socket and for how long. Its clients are probes, a
+ * scraper, the status page (a poll every 2 s) and an operator: each request
+ * is a small GET. Without bounds, a client that sends half a request holds its
+ * socket for Node's 300 s and keeps a drained node from exiting, and enough of
+ * them take the descriptors the game port leaves for HTTP and Redis.
+ */
+export const HTTP_LIMITS = {
+  /** The whole request, headers included, must arrive within this. */
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  /** A socket with no traffic at all (a request stuck in a handler included). */
+  connectionTimeoutMs: 10_000,
+  /** An idle keep-alive socket waits this long for its next request (longer than the status page's poll). */
+  keepAliveTimeoutMs: 5_000,
+  /** How often Node checks the request and header timeouts (its default, 30 s, would outlast them). */
+  timeoutCheckIntervalMs: 1_000,
+  /** Half of the descriptors kept out of the game port's cap: the rest is Redis' and the logs'. */
+  maxConnections: DESCRIPTOR_RESERVE / 2,
+} as const;
+
 function serverView(server: ServerRegistration) {
   return {
     ip: server.ip,
@@ -97,7 +119,17 @@ export async function buildHttpServer(deps: HttpServerDependencies): Promise<Fas
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // close() (the end of every drain) ends sockets mid-request too: nobody holds the exit.
+    forceCloseConnections: true,
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    connectionTimeout: HTTP_LIMITS.connectionTimeoutMs,
+    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: HTTP_LIMITS.headersTimeoutMs,
+      connectionsCheckingInterval: HTTP_LIMITS.timeoutCheckIntervalMs,
+    },
   });
+  app.server.maxConnections = HTTP_LIMITS.maxConnections;
 
   // Closed by default: without a token only loopback clients (an SSH tunnel,
   // kubectl port-forward) see player IPs; with one, the token is required everywhere.

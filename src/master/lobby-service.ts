@@ -12,8 +12,9 @@ import type { LobbyOrder } from "../config/index.js";
 import type { MasterMetrics } from "../metrics.js";
 import { encodeLobby, encodeLobbyWithin, type LobbyQuery } from "../protocol/index.js";
 import { TokenBucket } from "../transport/token-buckets.js";
-import { RecencyMap } from "../util/recency-map.js";
+import { GenerationalMap } from "../util/generational-map.js";
 import { ThrottledLog } from "../util/log-throttle.js";
+import { type Clock, monotonicMs } from "../util/monotonic.js";
 
 /** An encoded reply and how it went (a cached answer counts the same result again). */
 interface LobbyAnswer {
@@ -23,6 +24,12 @@ interface LobbyAnswer {
 
 /** Over the store budget with nothing cached for the query. */
 const SHED: LobbyAnswer = { reply: encodeLobby([]), result: "shed" };
+
+/** A cached answer and when its store query started. */
+interface CachedAnswer {
+  answer: Promise<LobbyAnswer>;
+  atMs: number;
+}
 
 /** Distinct queries cached at once (each is a few hundred bytes to a reply's size). */
 const MAX_CACHED_QUERIES = 256;
@@ -36,7 +43,7 @@ export interface LobbyServiceOptions {
 }
 
 export class LobbyService {
-  private readonly cache = new RecencyMap<string, Promise<LobbyAnswer>>(MAX_CACHED_QUERIES);
+  private readonly cache = new GenerationalMap<string, CachedAnswer>(MAX_CACHED_QUERIES);
   private readonly log: ThrottledLog;
   private readonly storeBudget: TokenBucket;
 
@@ -45,7 +52,7 @@ export class LobbyService {
     private readonly options: LobbyServiceOptions,
     private readonly metrics: MasterMetrics,
     logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {
     this.log = new ThrottledLog(logger);
     this.storeBudget = new TokenBucket(options.lobbyStoreRate, now);
@@ -60,27 +67,23 @@ export class LobbyService {
         : query;
     const key = JSON.stringify(effective);
     const nowMs = this.now();
-    const cachedAt = this.cache.setAt(key);
     const cached = this.cache.get(key);
-    const hit =
-      cached !== undefined &&
-      cachedAt !== undefined &&
-      nowMs - cachedAt < this.options.lobbyCacheMs;
+    const hit = cached !== undefined && nowMs - cached.atMs < this.options.lobbyCacheMs;
     let answer: Promise<LobbyAnswer>;
     if (hit) {
       this.metrics.lobbyCache.inc({ result: "hit" });
-      answer = cached;
+      answer = cached.answer;
     } else if (this.storeBudget.allow()) {
       this.metrics.lobbyCache.inc({ result: "miss" });
       answer = this.query(effective);
       // Kept past lobbyCacheMs too: the answer an over-budget query falls back on.
-      this.cache.set(key, answer, nowMs);
-    } else if (cached === undefined || cachedAt === undefined) {
+      this.cache.set(key, { answer, atMs: nowMs });
+    } else if (cached === undefined) {
       answer = Promise.resolve(SHED);
     } else {
       // Kept as recent: a query games keep asking outlives a flood of one-off filters.
-      this.cache.set(key, cached, cachedAt);
-      answer = stale(cached);
+      this.cache.set(key, cached);
+      answer = stale(cached.answer);
     }
     const { reply, result } = await answer;
     this.metrics.lobbyRequests.inc({ result });

@@ -330,8 +330,9 @@ export class Mediator implements CommandHandler {
       // The script may have run even if its reply was lost: the release owes a delete.
       this.log.warn({ err: error }, "registration failed: store unreachable");
       await this.owned.release(connection, ip);
-      // Closing makes the game redo UDP + TCP reg on its next ping, once the store is back.
-      connection.close("store unreachable");
+      // A reset, not a FIN: the game's next ping write fails at once and it redoes UDP +
+      // TCP reg (after a FIN the first write still succeeds: it would relist a ping later).
+      connection.reset("store unreachable");
       return;
     }
     if (connection.closed) {

@@ -1,16 +1,19 @@
 // A second connect from the same client IP to the same server within the
 // client's punch window most likely means the first punch failed: counted, so
 // operators can tell punch failures from master failures. Bounded: the
-// pairs first seen longest ago give way (one Map lookup per connect).
+// pairs not seen for longest give way (O(1) per connect).
+import { GenerationalMap } from "../util/generational-map.js";
+import { type Clock, monotonicMs } from "../util/monotonic.js";
+
 const MAX_PAIRS = 10_000;
 
 export class RepeatedConnects {
   /** client>server → when that pair last connected (ms). */
-  private readonly lastSeen = new Map<string, { atMs: number }>();
+  private readonly lastSeen = new GenerationalMap<string, { atMs: number }>(MAX_PAIRS);
 
   constructor(
     private readonly windowMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {}
 
   /** Notes a connect; true when the same pair connected within the window. */
@@ -22,10 +25,6 @@ export class RepeatedConnects {
       const repeated = nowMs - seen.atMs < this.windowMs;
       seen.atMs = nowMs;
       return repeated;
-    }
-    if (this.lastSeen.size >= MAX_PAIRS) {
-      const first = this.lastSeen.keys().next();
-      if (!first.done) this.lastSeen.delete(first.value);
     }
     this.lastSeen.set(key, { atMs: nowMs });
     return false;

@@ -12,6 +12,7 @@ import type { BadInputLog } from "../bad-input-log.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import { type Cidr, decodeUdpDatagram, normalizeIp, sourceKey } from "../protocol/index.js";
+import { ThrottledLog } from "../util/log-throttle.js";
 import { IdleDeadlines } from "./idle-deadlines.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
 import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
@@ -21,6 +22,14 @@ import type { CommandHandler } from "./types.js";
 /** Connections looked at; big enough that one busy game host cannot trip it alone. */
 const SOURCE_WINDOW = 50;
 
+/**
+ * How long a socket that is not a registered game server may stay open, in
+ * idle timeouts (60 s by default). A client's connect is answered within
+ * seconds and a lobby socket closes after its reply, so only a socket kept
+ * busy on purpose reaches it; registered servers stay for hours, exempt.
+ */
+export const SOCKET_LIFETIME_IDLE_TIMEOUTS = 6;
+
 export interface GameListenerOptions extends TcpSessionOptions {
   host: string;
   port: number;
@@ -29,7 +38,7 @@ export interface GameListenerOptions extends TcpSessionOptions {
   udpReceiveBufferBytes: number;
   udpRatePerEndpoint: number;
   udpStoreRate: number;
-  /** Open game connections on this node (already derived from the descriptor limit). */
+  /** Open game connections on this node (already derived from descriptors and memory). */
   maxConnections: number;
   maxConnectionsPerSource: number;
   ipv6PrefixLength: number;
@@ -52,6 +61,7 @@ export class GameListener {
   private readonly connectionsPerSource = new Map<string, number>();
   private readonly trustedProxies = new BlockList();
   private readonly idle: IdleDeadlines<TcpSession>;
+  private readonly lifetimes: IdleDeadlines<TcpSession>;
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -61,16 +71,22 @@ export class GameListener {
     private readonly formatIp: IpFormatter,
     private readonly badInput: BadInputLog,
   ) {
+    // At most one line a second each, however the sources alternate.
+    const sourceLog = new ThrottledLog(logger);
     this.sourceMonitor = new SourceAddressMonitor(SOURCE_WINDOW, (collapsed, sourceIp) => {
       metrics.sourceAddressCollapsed.set(collapsed ? 1 : 0);
       if (collapsed) {
-        logger.warn(
+        sourceLog.warn(
           { source: formatIp(sourceIp), connections: SOURCE_WINDOW },
           "every recent game connection came from one address: a load balancer is probably hiding the real sources, and punching will fail",
         );
-      } else logger.info("game connections come from several addresses again");
+      } else sourceLog.info({}, "game connections come from several addresses again");
     });
     this.idle = new IdleDeadlines(options.idleTimeoutMs, (session) => session.closeIdle());
+    this.lifetimes = new IdleDeadlines(
+      options.idleTimeoutMs * SOCKET_LIFETIME_IDLE_TIMEOUTS,
+      (session) => session.closeExpired(),
+    );
     this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
     this.udpStoreBudget = new TokenBucket(options.udpStoreRate);
     for (const cidr of options.proxyTrustedCidrs) {
@@ -181,6 +197,7 @@ export class GameListener {
     this.closeAllSessions("shutting down");
     this.udpPerEndpoint.close();
     this.idle.close();
+    this.lifetimes.close();
   }
 
   private onConnection(socket: Socket): void {
@@ -223,6 +240,7 @@ export class GameListener {
       admitProxiedSource: (ip) => this.admit(ip),
       releaseProxiedSource: (key) => this.release(key),
       idle: this.idle,
+      lifetimes: this.lifetimes,
     });
     this.sessions.add(session);
     session.onClosed = () => this.sessions.delete(session);

@@ -3,6 +3,8 @@
 // read: each reply goes out in one write, at least `gapMs` after the previous.
 // The queue is bounded: a reply that would wait behind `maxQueued` others is
 // refused, so its sender can answer otherwise (a stale -1 helps nobody).
+import { type Clock, monotonicMs } from "../util/monotonic.js";
+
 export interface ReplySink {
   write(reply: Buffer): void;
 }
@@ -19,7 +21,7 @@ export class ReplyPacer {
     private readonly sink: ReplySink,
     private readonly gapMs: number,
     private readonly maxQueued = Number.POSITIVE_INFINITY,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {}
 
   get pending(): number {
@@ -68,18 +70,25 @@ export class ReplyPacer {
     if (this.timer || this.stopped) return;
     const queue = this.queue;
     while (queue && queue.length > 0) {
-      const waitMs = this.lastWriteAtMs + this.gapMs - this.now();
+      // Never more than one gap, whatever a clock did since the last write.
+      const waitMs = Math.min(this.gapMs, this.lastWriteAtMs + this.gapMs - this.now());
       if (waitMs > 0) {
         this.timer = setTimeout(() => {
           this.timer = null;
+          // The timer measured the gap: the reply goes out without asking the clock again.
+          if (this.queue && this.queue.length > 0) this.writeNext(this.queue);
           this.flush();
         }, waitMs);
         return;
       }
-      this.sink.write(queue.shift() as Buffer);
-      this.lastWriteAtMs = this.now();
+      this.writeNext(queue);
     }
     this.releaseWaiters();
+  }
+
+  private writeNext(queue: Buffer[]): void {
+    this.sink.write(queue.shift() as Buffer);
+    this.lastWriteAtMs = this.now();
   }
 
   private releaseWaiters(): void {

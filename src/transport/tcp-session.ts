@@ -46,6 +46,8 @@ export interface TcpSessionContext {
   releaseProxiedSource: (key: string) => void;
   /** The listener's idle timeouts, shared by its sessions. */
   idle: IdleDeadlines<TcpSession>;
+  /** The listener's lifetimes of sockets that are not registered servers. */
+  lifetimes: IdleDeadlines<TcpSession>;
 }
 
 export class TcpSession implements GameConnection {
@@ -65,6 +67,8 @@ export class TcpSession implements GameConnection {
   private activeSinceIdleArmed = false;
   /** The source key counted against its cap (PROXY protocol only). */
   private admittedProxiedSource: string | null = null;
+  /** Its lifetime ended while a command was in flight: closed once that command is answered. */
+  private expired = false;
   /** Set once the transport saw the socket open, so close() can report it once. */
   onClosed: (() => void) | null = null;
 
@@ -92,6 +96,7 @@ export class TcpSession implements GameConnection {
     socket.on("error", (error) => this.logger.debug({ err: error }, "socket error"));
     socket.on("close", () => this.finish());
     this.armIdleTimer();
+    context.lifetimes.arm(this);
   }
 
   get role(): ConnectionRole {
@@ -142,6 +147,8 @@ export class TcpSession implements GameConnection {
 
   keepAlive(): void {
     this.clearIdleTimer();
+    this.context.lifetimes.disarm(this); // a registered server stays for hours
+    this.expired = false;
     this.socket.setKeepAlive(true, 30_000); // detects half-open server sockets eventually
   }
 
@@ -246,6 +253,12 @@ export class TcpSession implements GameConnection {
     const resume = () => {
       this.commandInFlight = false;
       if (this.isClosed) return;
+      if (this.expired) {
+        // Answered, then closed: nothing queued behind it runs.
+        this.ending = true;
+        this.pacer.onDrained(() => this.close("socket lifetime"));
+        return;
+      }
       this.socket.resume();
       this.pump();
     };
@@ -288,10 +301,24 @@ export class TcpSession implements GameConnection {
     this.close("idle timeout");
   }
 
+  /** Called by the listener's lifetime sweep (never for a registered server's socket). */
+  closeExpired(): void {
+    this.context.badInput.report(
+      "socket_lifetime",
+      "closing a connection open longer than any game needs",
+      {},
+      this.logger,
+    );
+    // A command in flight is answered first (a connect may be waiting for its UDP).
+    if (this.commandInFlight) this.expired = true;
+    else this.close("socket lifetime");
+  }
+
   private finish(): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.clearIdleTimer();
+    this.context.lifetimes.disarm(this);
     this.pacer.stop();
     this.context.metrics.countConnection(this.currentRole, -1);
     if (this.admittedProxiedSource !== null)

@@ -1,9 +1,11 @@
 // Per-source token buckets: a flood from one source is dropped at the door
 // (counted and logged, never stored), while a game's occasional datagrams or
-// commands pass. Sources are bounded: past the cap, the source first seen
-// longest ago is forgotten in O(1) (it gets a fresh burst if it comes back, as
-// every new source does anyway). A bucket is updated in place: one Map lookup
-// per packet.
+// commands pass. Sources are bounded: past the cap, the sources not seen for
+// longest are forgotten a generation at a time, O(1) amortised per new source
+// (one that comes back gets a fresh burst, as every new source does anyway).
+// A bucket is updated in place: one Map lookup per packet.
+import { GenerationalMap } from "../util/generational-map.js";
+import { type Clock, forwardOnly, monotonicMs } from "../util/monotonic.js";
 
 /** Every limit allows a burst of twice its rate per second: one rule for all of them. */
 export function burstFor(ratePerSecond: number): number {
@@ -28,21 +30,27 @@ function take(bucket: Bucket, nowMs: number, rate: number, burst: number): boole
 }
 
 export class TokenBuckets {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: GenerationalMap<string, Bucket>;
   private readonly burst: number;
-  /** Sources forgotten to make room (the cap was reached). */
-  evicted = 0;
+  private readonly now: Clock;
 
   constructor(
     private readonly ratePerSecond: number,
-    private readonly maxSources: number,
-    private readonly now: () => number = Date.now,
+    maxSources: number,
+    now: Clock = monotonicMs,
   ) {
     this.burst = burstFor(ratePerSecond);
+    this.buckets = new GenerationalMap(maxSources);
+    this.now = forwardOnly(now);
   }
 
   get trackedSources(): number {
     return this.buckets.size;
+  }
+
+  /** Sources forgotten to make room (the cap was reached). */
+  get evicted(): number {
+    return this.buckets.dropped;
   }
 
   /** Takes one token for `source`; false when its bucket is empty. A rate of 0 allows all. */
@@ -51,12 +59,6 @@ export class TokenBuckets {
     const nowMs = this.now();
     const bucket = this.buckets.get(source);
     if (bucket) return take(bucket, nowMs, this.ratePerSecond, this.burst);
-    if (this.buckets.size >= this.maxSources) {
-      // Map iteration is insertion order: the first key is the source seen first.
-      const first = this.buckets.keys().next();
-      if (!first.done) this.buckets.delete(first.value);
-      this.evicted++;
-    }
     this.buckets.set(source, { tokens: this.burst - 1, atMs: nowMs });
     return true;
   }
@@ -70,13 +72,15 @@ export class TokenBuckets {
 export class TokenBucket {
   private readonly bucket: Bucket;
   private readonly burst: number;
+  private readonly now: Clock;
 
   constructor(
     private readonly ratePerSecond: number,
-    private readonly now: () => number = Date.now,
+    now: Clock = monotonicMs,
   ) {
     this.burst = burstFor(ratePerSecond);
-    this.bucket = { tokens: this.burst, atMs: now() };
+    this.now = forwardOnly(now);
+    this.bucket = { tokens: this.burst, atMs: this.now() };
   }
 
   allow(): boolean {

@@ -1,6 +1,7 @@
 // Floods must not become floods of log lines: one line per key per interval,
 // carrying how many were suppressed in between.
 import type { Logger } from "pino";
+import { type Clock, monotonicMs } from "./monotonic.js";
 
 export class LogThrottle {
   private readonly lastAtMs = new Map<string, number>();
@@ -8,7 +9,7 @@ export class LogThrottle {
 
   constructor(
     private readonly intervalMs = 1000,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = monotonicMs,
   ) {}
 
   /** Returns the suppressed count since the last line if a line may be logged now, else null. */

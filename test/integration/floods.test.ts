@@ -2,8 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
+  capturedLogger,
   metricTotal,
   peerFoundBytes,
+  RawTcp,
   registerRawServer,
   resourcesClosedAfterEach,
   waitFor,
@@ -56,5 +58,29 @@ describe("floods", () => {
     const again = await resources.tcp(master.gamePort, "127.0.0.77");
     again.send("version\n\0");
     expect((await again.waitForBytes(1))[0]).toBe(0xf6);
+  });
+});
+
+describe("source addresses", () => {
+  /** One answered game connection from `ip` (the monitor sees a source at its first command). */
+  async function versionFrom(port: number, ip: string): Promise<void> {
+    const tcp = await RawTcp.connect(port, ip);
+    tcp.send("version\n\0");
+    await tcp.waitForChunks(1);
+    tcp.close();
+  }
+
+  it("two addresses alternating 50:1 log one collapse line, not one per change of address", async () => {
+    const { logger, lines } = capturedLogger();
+    const master = await resources.master({ logger });
+    for (let cycle = 0; cycle < 3; cycle++) {
+      for (let i = 0; i < 50; i++) await versionFrom(master.gamePort, "127.0.3.1");
+      await versionFrom(master.gamePort, "127.0.3.2");
+    }
+    const changes = lines.filter((line) =>
+      /load balancer is probably hiding|several addresses again/.test(String(line.msg)),
+    );
+    expect(changes).toHaveLength(1);
+    expect(master.node.listener.sourceMonitor.isCollapsed).toBe(true);
   });
 });

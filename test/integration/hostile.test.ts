@@ -5,7 +5,11 @@
 // test/unit/memory-registry.test.ts; PROXY trust is in master.test.ts and the
 // closed admin API in http.test.ts.
 import { describe, expect, it } from "vitest";
-import { connectionCap, openFileLimit } from "../../src/transport/descriptor-limit.js";
+import {
+  connectionCap,
+  memoryLimitBytes,
+  openFileLimit,
+} from "../../src/transport/connection-cap.js";
 import {
   capturedLogger,
   metricTotal,
@@ -344,8 +348,43 @@ describe("connections per node below the descriptor limit (case 11)", () => {
   it("the default cap keeps 256 descriptors of the open-file limit for HTTP, Redis and logs", () => {
     const limits = "Max open files            20000                20000                files\n";
     expect(openFileLimit(() => limits)).toBe(20_000);
-    expect(connectionCap(0, 20_000)).toBe(20_000 - 256);
-    expect(connectionCap(1_000, 20_000)).toBe(1_000);
+    const plentyOfMemory = 64 * 2 ** 30;
+    expect(connectionCap(0, { openFiles: 20_000, memoryBytes: plentyOfMemory })).toEqual({
+      maxConnections: 20_000 - 256,
+      boundBy: "open files",
+    });
+    expect(connectionCap(1_000, { openFiles: 20_000, memoryBytes: plentyOfMemory })).toEqual({
+      maxConnections: 1_000,
+      boundBy: "configured",
+    });
     expect(openFileLimit(() => "garbage")).toBeNull();
+  });
+
+  it("the default cap lets connections take at most half the memory limit, at 8 KiB each", () => {
+    // A container with nofile 1048576 and a 512 MiB limit: memory decides.
+    expect(connectionCap(0, { openFiles: 1_048_576, memoryBytes: 512 * 2 ** 20 })).toEqual({
+      maxConnections: 32_768,
+      boundBy: "memory",
+    });
+    expect(connectionCap(0, { openFiles: null, memoryBytes: 64 * 2 ** 20 })).toEqual({
+      maxConnections: 4_096,
+      boundBy: "memory",
+    });
+  });
+
+  it("reads the memory limit from cgroup v2, then v1, else the machine's memory", () => {
+    const machine = 16 * 2 ** 30;
+    const files = (entries: Record<string, string>) => (path: string) => {
+      const text = entries[path];
+      if (text === undefined) throw new Error(`ENOENT: ${path}`);
+      return text;
+    };
+    const v2 = "/sys/fs/cgroup/memory.max";
+    const v1 = "/sys/fs/cgroup/memory/memory.limit_in_bytes";
+    expect(memoryLimitBytes(files({ [v2]: "536870912\n" }), machine)).toBe(536_870_912);
+    expect(memoryLimitBytes(files({ [v2]: "max\n" }), machine)).toBe(machine);
+    expect(memoryLimitBytes(files({ [v1]: "9223372036854771712\n" }), machine)).toBe(machine);
+    expect(memoryLimitBytes(files({ [v1]: "1073741824" }), machine)).toBe(2 ** 30);
+    expect(memoryLimitBytes(files({}), machine)).toBe(machine);
   });
 });

@@ -1,5 +1,7 @@
 // The operator HTTP API of a node: health, readiness, metrics, admin.
+import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
+import { HTTP_LIMITS } from "../../src/http/http-server.js";
 import { encodeConnectRequest, encodeUdpRequest } from "../../src/protocol/index.js";
 import {
   metricValue,
@@ -75,6 +77,40 @@ describe("health and readiness", () => {
     // The in-flight connect was answered before the sockets closed.
     await client.waitForClose();
     expect(client.chunks).toEqual([Buffer.from([0xfe])]);
+  });
+});
+
+describe("HTTP clients cannot hold the node", () => {
+  it("a drained node exits while a client has sent only half a request, and that socket is closed", async () => {
+    const master = await resources.master({ http: true });
+    const socket = resources.add(connect({ host: master.host, port: master.httpPort }), (s) =>
+      s.destroy(),
+    );
+    socket.on("error", () => undefined);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n"); // never finished
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    await master.node.drain();
+    await closed;
+  });
+
+  it("bounds how long a request may take to arrive, idle keep-alive, and the number of sockets", async () => {
+    const master = await resources.master({ http: true });
+    const server = master.node.http?.server;
+    expect({
+      requestTimeout: server?.requestTimeout,
+      headersTimeout: server?.headersTimeout,
+      keepAliveTimeout: server?.keepAliveTimeout,
+      timeout: server?.timeout,
+      maxConnections: server?.maxConnections,
+    }).toEqual({
+      requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+      headersTimeout: HTTP_LIMITS.headersTimeoutMs,
+      keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+      timeout: HTTP_LIMITS.connectionTimeoutMs,
+      maxConnections: HTTP_LIMITS.maxConnections,
+    });
+    expect(HTTP_LIMITS.headersTimeoutMs).toBeLessThanOrEqual(HTTP_LIMITS.requestTimeoutMs);
   });
 });
 

@@ -1,17 +1,21 @@
 // What a pipelining client, a slow store, a drain or a half-failed start must not break.
 import { createSocket } from "node:dgram";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { MemoryBackend } from "../../src/cluster/memory/memory-backend.js";
 import { loadConfig } from "../../src/config/index.js";
 import { MasterNode } from "../../src/master-node.js";
 import {
   encodeConnectRequest,
   encodeLobby2Request,
+  encodeReg2Request,
   encodeUdpRequest,
 } from "../../src/protocol/index.js";
 import {
   freeTcpPort,
+  lobbyData,
+  MASTER_HOST,
   metricTotal,
   peerFoundBytes,
   type RawTcp,
@@ -64,6 +68,33 @@ describe("robustness", () => {
     ]);
     expect(await server.tcp.waitForBytes(expected.length)).toEqual(expected);
     await server.tcp.waitForClose();
+  });
+
+  it("resets a registration the store cannot take, so the game's next ping fails and it registers again", async () => {
+    const master = await resources.master({
+      createBackend: async (config, timings) => {
+        const backend = new MemoryBackend(config.nodeId, timings);
+        backend.registry.registerServer = () => Promise.reject(new Error("store unreachable"));
+        return backend;
+      },
+    });
+    // After a FIN a GML game's first ping write still succeeds: it would notice a ping later.
+    const ended = await new Promise<string>((resolve) => {
+      const socket = connect(
+        {
+          host: MASTER_HOST,
+          port: master.gamePort,
+          localAddress: "127.0.8.1",
+          allowHalfOpen: true,
+        },
+        () => socket.write(encodeReg2Request("1.2.5", lobbyData("g"))),
+      );
+      resources.add(socket, (s) => s.destroy());
+      socket.on("end", () => resolve("FIN"));
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+    });
+    expect(ended).toBe("ECONNRESET");
+    expect(master.node.mediator.owned.count).toBe(0);
   });
 
   it("closes promptly when Redis was never reachable", async () => {
@@ -144,6 +175,38 @@ describe("robustness: idle connections and the PROXY-protocol cap", () => {
     lobby.send(Buffer.concat([encodeLobby2Request({}), Buffer.from("version\n\0")]));
     await lobby.waitForClose(3_000);
     expect(lobby.received[0]).toBe(0xf9);
+  });
+
+  it("closes a socket kept busy past its lifetime (six idle timeouts), never a registered server's", async () => {
+    const master = await resources.master({ config: { idleTimeoutMs: 200 } });
+    const server = await registerRawServer(resources, master, "127.0.0.56");
+    const busy = await resources.tcp(master.gamePort, "127.0.0.57");
+    // A command after every reply: never idle, so only the lifetime can close it.
+    busy.socket.on("data", () => busy.send("version\n\0"));
+    busy.send("version\n\0");
+    await busy.waitForClose(5_000);
+    const metrics = master.node.metrics;
+    expect(await metricTotal(metrics.badInput, { reason: "socket_lifetime" })).toBe(1);
+    expect(await metricTotal(metrics.badInput, { reason: "idle_timeout" })).toBe(0);
+    expect(busy.chunks.length).toBeGreaterThan(5);
+    // The server's socket opened first: its lifetime would have ended too.
+    expect(server.tcp.closed).toBe(false);
+    expect(await master.node.backend.registry.findServer("127.0.0.56")).not.toBeNull();
+  });
+
+  it("answers a connect in flight when its socket's lifetime ends, then closes the socket", async () => {
+    // Lifetime 600 ms, the connect waits 1.5 s for a UDP connect that never comes.
+    const master = await resources.master({
+      config: { idleTimeoutMs: 100, clientUdpWaitMs: 1_500 },
+    });
+    await registerRawServer(resources, master, "127.0.0.58");
+    const client = await resources.tcp(master.gamePort, "127.0.0.59");
+    client.send(encodeConnectRequest("127.0.0.58"));
+    await client.waitForClose(5_000);
+    expect(client.received).toEqual(Buffer.from([0xfe]));
+    const metrics = master.node.metrics;
+    expect(await metricTotal(metrics.badInput, { reason: "socket_lifetime" })).toBe(1);
+    expect(await metricTotal(metrics.badInput, { reason: "idle_timeout" })).toBe(0);
   });
 
   it("caps connections per real source when PROXY protocol names the source", async () => {

@@ -101,4 +101,18 @@ describe("ReplyPacer", () => {
     vi.advanceTimersByTime(1000);
     expect(writes.map((w) => w.reply)).toEqual(["a", "b", "c", "e"]);
   });
+
+  it("a reply queued after the clock stepped back goes out one gap later, not a step later", () => {
+    let clock = 1_000_000;
+    const pacer = new ReplyPacer(sink, 50, Number.POSITIVE_INFINITY, () => clock);
+    pacer.send(Buffer.from("a"));
+    clock -= 60_000;
+    pacer.send(Buffer.from("b"));
+    pacer.send(Buffer.from("c"));
+    vi.advanceTimersByTime(50);
+    expect(writes.map((w) => w.reply)).toEqual(["a", "b"]);
+    vi.advanceTimersByTime(50);
+    expect(writes.map((w) => w.reply)).toEqual(["a", "b", "c"]);
+    pacer.stop();
+  });
 });

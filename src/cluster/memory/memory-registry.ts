@@ -1,8 +1,10 @@
 // Single-node state in plain Maps: the embedded default when no Redis is set.
-// Every per-source table is a RecencyMap, so a flood of new sources costs
-// O(1) per datagram and evicts the oldest entry, never sweeps on the hot path.
+// Every per-source table is a GenerationalMap, so a flood of new sources
+// costs O(1) per datagram and forgets the oldest entries, never sweeps on the
+// hot path.
 import type { LobbyQuery } from "../../protocol/index.js";
-import { RecencyMap } from "../../util/recency-map.js";
+import { GenerationalMap } from "../../util/generational-map.js";
+import { type Clock, monotonicMs } from "../../util/monotonic.js";
 import { collectLobby } from "../lobby.js";
 import {
   MAX_CLIENT_ENDPOINTS_PER_IP,
@@ -64,11 +66,12 @@ export class MemoryRegistry implements Registry {
 
   constructor(
     private readonly timings: StoreTimings,
-    private readonly now: () => number = Date.now,
+    /** Ages and the reply clock (createdTime, a wall timestamp on the wire, reads Date.now()). */
+    private readonly now: Clock = monotonicMs,
   ) {
-    this.pendingServerUdp = new EndpointTable(timings.maxTrackedSources);
-    this.clientUdp = new EndpointTable(timings.maxTrackedSources);
-    // Expired endpoints are also dropped lazily on use; the sweep is O(expired).
+    this.pendingServerUdp = new EndpointTable(timings.maxTrackedSources, now());
+    this.clientUdp = new EndpointTable(timings.maxTrackedSources, now());
+    // Expired endpoints are ignored on use; the sweep frees them a whole generation at a time.
     this.sweepTimer = setInterval(() => this.sweep(), 1_000);
     this.sweepTimer.unref();
   }
@@ -118,14 +121,14 @@ export class MemoryRegistry implements Registry {
       udpPort: choice.port,
       version: input.version,
       data: [...input.data],
-      createdTimeSec: Math.floor(nowMs / 1000),
+      createdTimeSec: Math.floor(Date.now() / 1000),
       ownerNodeId: input.ownerNodeId,
       ownerConnectionId: input.ownerConnectionId,
     };
     this.store(registration, {
       registeredAtMs: nowMs,
       udpConfirmed: choice.confirmed,
-      replyClockMs: 0, // a new socket, a fresh pacer
+      replyClockMs: Number.NEGATIVE_INFINITY, // a new socket, a fresh pacer
     });
     this.wakeServerWaiters(input.ip);
     const prior = previous?.registration;
@@ -247,7 +250,7 @@ export class MemoryRegistry implements Registry {
       this.store(copy(owned), {
         registeredAtMs: nowMs,
         udpConfirmed: owned.udpPort !== null,
-        replyClockMs: 0,
+        replyClockMs: Number.NEGATIVE_INFINITY,
       });
       return { outcome: "restored", udpPort: owned.udpPort };
     });
@@ -369,14 +372,14 @@ export class MemoryRegistry implements Registry {
     const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
     const newest = live.pop();
     if (live.length === 0) this.clientUdp.delete(ip);
-    else this.clientUdp.update(ip, live);
+    else this.clientUdp.set(ip, live, nowMs);
     return newest?.port ?? null;
   }
 
   private sweep(): void {
     const nowMs = this.now();
-    this.clientUdp.expire(nowMs - this.timings.clientUdpTtlMs);
-    this.pendingServerUdp.expire(nowMs - this.timings.serverUdpBindWindowMs);
+    this.clientUdp.expire(nowMs - this.timings.clientUdpTtlMs, nowMs);
+    this.pendingServerUdp.expire(nowMs - this.timings.serverUdpBindWindowMs, nowMs);
   }
 }
 
@@ -422,18 +425,22 @@ function livePorts(ports: TimedPort[] | undefined, cutoffMs: number): TimedPort[
 
 /**
  * UDP endpoints by source IP, bounded by their total count (not the number of
- * IPs: one IP may hold several): past it, the IPs set longest ago give way.
+ * IPs: one IP may hold several): past it, the IPs set longest ago give way a
+ * generation at a time. Ages are checked on every read (livePorts); expire()
+ * only frees memory, and drops a whole generation at once.
  */
 class EndpointTable {
-  private readonly byIp: RecencyMap<string, TimedPort[]>;
-  private count = 0;
+  private readonly byIp: GenerationalMap<string, TimedPort[]>;
+  /** When the current generation began: everything older was set before it. */
+  private currentSinceMs: number;
 
-  constructor(private readonly maxEndpoints: number) {
-    this.byIp = new RecencyMap(Number.MAX_SAFE_INTEGER);
+  constructor(maxEndpoints: number, nowMs: number) {
+    this.byIp = new GenerationalMap(maxEndpoints, (ports) => ports.length);
+    this.currentSinceMs = nowMs;
   }
 
   get endpoints(): number {
-    return this.count;
+    return this.byIp.weight;
   }
 
   get(ip: string): TimedPort[] | undefined {
@@ -441,35 +448,21 @@ class EndpointTable {
   }
 
   set(ip: string, ports: TimedPort[], atMs: number): void {
-    this.count += ports.length - (this.byIp.get(ip)?.length ?? 0);
-    this.byIp.set(ip, ports, atMs);
-    while (this.count > this.maxEndpoints) {
-      const oldest = this.byIp.shift();
-      if (!oldest) break;
-      this.count -= oldest[1].length;
-    }
-  }
-
-  /** Replaces an IP's ports in place (same age); false if absent. */
-  update(ip: string, ports: TimedPort[]): boolean {
-    const previous = this.byIp.get(ip);
-    if (!previous) return false;
-    this.count += ports.length - previous.length;
-    return this.byIp.update(ip, ports);
+    const generation = this.byIp.generation;
+    this.byIp.set(ip, ports);
+    if (this.byIp.generation !== generation) this.currentSinceMs = atMs;
   }
 
   delete(ip: string): void {
-    this.count -= this.byIp.get(ip)?.length ?? 0;
     this.byIp.delete(ip);
   }
 
-  expire(cutoffMs: number): void {
-    for (;;) {
-      const oldest = this.byIp.oldestAt();
-      if (oldest === undefined || oldest >= cutoffMs) return;
-      const shifted = this.byIp.shift();
-      if (shifted) this.count -= shifted[1].length;
-    }
+  /** Frees what was set before `cutoffMs`: nothing stays past twice the age it is kept for. */
+  expire(cutoffMs: number, nowMs: number): void {
+    if (this.currentSinceMs >= cutoffMs) return;
+    // The previous generation was all set before the current one began: it goes whole.
+    this.byIp.rotate();
+    this.currentSinceMs = nowMs;
   }
 }
 
