@@ -25,8 +25,7 @@ export async function runSoak(options: CommonOptions) {
     nodes: cluster.targets,
     servers: options.servers,
     tag: "bench-soak",
-    pingIntervalMs: 5_000,
-    reconnect: true,
+    pingIntervalMs: 5_000, // GML-faithful: a server registers again when a ping write fails
   });
   const events: Array<{ atSec: number; event: string }> = [];
   const rssSamples: Array<{ atSec: number; rssMiB: number[] }> = [];

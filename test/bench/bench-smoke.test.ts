@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { confirmRegisteredByProbe } from "../../bench/floor/confirm.js";
 import { startFloorMaster } from "../../bench/floor/floor-master.js";
 import { runFuzz } from "../../bench/lib/fuzz.js";
-import { ServerFleet, wrongReplies } from "../../bench/lib/load.js";
+import { ServerFleet, type SimServer, wrongReplies } from "../../bench/lib/load.js";
 import { RawTcp, RawUdp, Resources, type TestMaster, waitFor } from "../helpers/master.js";
 import {
   NOT_FOUND,
@@ -59,6 +59,53 @@ describe("bench smoke", () => {
     expect(run.clientLatency.count).toBe(200);
     expect(run.serverLatency.count).toBe(200);
   }, 30_000);
+
+  it("a bench server registers again only when its ping fails: the second ping after a FIN, the next after an RST", async () => {
+    const master = await res.master({ config: { replyGapMs: 1 } });
+    const fleet = res.add(
+      new ServerFleet({
+        nodes: [{ host: master.host, port: master.gamePort }],
+        servers: 1,
+        tag: "smoke-keepalive",
+        pingIntervalMs: 150,
+      }),
+      (f) => f.close(),
+    );
+    await fleet.start();
+    const server = fleet.servers[0] as SimServer;
+    const owned = master.node.mediator.owned;
+    const heldSocket = () => {
+      const [held] = owned.registrations();
+      return held ? owned.connection(held.connectionId) : null;
+    };
+    await waitFor(() => heldSocket(), 5_000, "the server held by the node");
+
+    // FIN: the master closes the socket; the game's next ping still succeeds (and draws the RST).
+    master.node.listener.closeAllSessions("smoke: FIN");
+    await waitFor(() => server.closedAtMs !== null, 5_000, "the FIN seen");
+    const ticksAtFin = server.pingTicks;
+    await waitFor(() => server.registrations === 2, 5_000, "registered again after the FIN");
+    expect(server.lastClose).toBe("fin");
+    expect(server.pingTicks - ticksAtFin).toBe(2);
+    expect(fleet.stats.pingFailures).toBe(1);
+    expect(fleet.stats.reregistrations).toBe(1);
+
+    // RST (a drain's hand-over): the very next ping fails.
+    await waitFor(() => heldSocket(), 5_000, "the new registration held");
+    heldSocket()?.reset("smoke: RST");
+    await waitFor(() => server.closedAtMs !== null, 5_000, "the RST seen");
+    const ticksAtRst = server.pingTicks;
+    await waitFor(() => server.registrations === 3, 5_000, "registered again after the RST");
+    expect(server.lastClose).toBe("rst");
+    expect(server.pingTicks - ticksAtRst).toBe(1);
+    expect(fleet.stats.pingFailures).toBe(2);
+    await waitFor(
+      async () =>
+        (await master.node.backend.registry.findServer(server.ip))?.udpPort === server.udpPort,
+      5_000,
+      "registered with its UDP port",
+    );
+  }, 20_000);
 
   it("20k fuzz inputs leave the node serving real games with right replies", async () => {
     // Rate limiting off: this fuzzes the decoders, not the limiter in front of them.
