@@ -36,6 +36,9 @@ const { values } = parseArgs({
     sockets: { type: "string", default: "10000" },
     minutes: { type: "string", default: "10" },
     seed: { type: "string", default: "1" },
+    "ping-interval-ms": { type: "string", default: "" },
+    "relist-intervals": { type: "string", default: "5000,10000,20000" },
+    "relist-servers": { type: "string", default: "90" },
   },
   strict: true,
 });
@@ -63,6 +66,12 @@ export interface CommonOptions {
   sockets: number;
   minutes: number;
   seed: number;
+  /** soak, abuse: the game servers' keepalive interval (null: the scenario's own default). */
+  pingIntervalMs: number | null;
+  /** soak: ping intervals for the SIGKILL relist measurement. */
+  relistIntervals: number[];
+  /** soak: servers per relist measurement (about a third are on the killed node). */
+  relistServers: number;
 }
 
 const numbers = (text: string) =>
@@ -93,6 +102,9 @@ const options: CommonOptions = {
   sockets: Number(values.sockets),
   minutes: Number(values.minutes),
   seed: Number(values.seed),
+  pingIntervalMs: values["ping-interval-ms"] ? Number(values["ping-interval-ms"]) : null,
+  relistIntervals: numbers(values["relist-intervals"] as string),
+  relistServers: Number(values["relist-servers"]),
 };
 
 function redisVersion(): string {

@@ -1,0 +1,180 @@
+// Readings of a running cluster over time: once a second (by default) each
+// node's RSS and /metrics, and Redis' key count and CPU. One scraper only:
+// prom-client's event-loop-delay gauges describe the time since the previous
+// scrape (each /metrics resets its histogram), so a second scraper would
+// halve the window. Counters are summed across node restarts (a new
+// process_start_time_seconds means a new process, counting from zero).
+import type { BenchCluster } from "./cluster.js";
+
+export interface NodeReading {
+  rssMiB: number | null;
+  /** prom-client nodejs_eventloop_lag_p99_seconds, in ms, over the time since the last scrape. */
+  lagP99Ms: number | null;
+  lagMaxMs: number | null;
+}
+
+export interface Sample {
+  atSec: number;
+  nodes: NodeReading[];
+  redisKeys: number | null;
+  /** Redis used_cpu_user + used_cpu_sys since its start (seconds). */
+  redisCpuSec: number | null;
+}
+
+/** Series name with labels (the exposition text before the value) → value. */
+export type SeriesValues = Map<string, number>;
+
+export function parseSeries(text: string, names: readonly string[]): SeriesValues {
+  const values: SeriesValues = new Map();
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    if (space <= 0) continue;
+    const series = line.slice(0, space);
+    const name = series.split("{")[0] as string;
+    if (!names.includes(name)) continue;
+    values.set(series, Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+/** The label value `label` of a series text (`name{a="x",b="y"}`), or "". */
+export function labelOf(series: string, label: string): string {
+  return new RegExp(`${label}="([^"]*)"`).exec(series)?.[1] ?? "";
+}
+
+const PROCESS_START = "process_start_time_seconds";
+const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+
+export class ClusterSampler {
+  readonly samples: Sample[] = [];
+  /** Counter totals since start(), over every node and its restarts. */
+  private readonly totals: SeriesValues = new Map();
+  private readonly lastSeen: SeriesValues[];
+  private timer: NodeJS.Timeout | null = null;
+  private sampling: Promise<void> | null = null;
+  private startedMs = 0;
+
+  constructor(
+    private readonly cluster: BenchCluster,
+    /** Counter names summed in totals (e.g. gmnet_bad_input_total). */
+    private readonly counters: readonly string[],
+    private readonly everyMs = 1_000,
+  ) {
+    this.lastSeen = cluster.nodes.map(() => new Map());
+  }
+
+  /** Takes a baseline scrape (counters count from here), then samples every `everyMs`. */
+  async start(): Promise<void> {
+    this.startedMs = Date.now();
+    await this.scrapeCounters(true);
+    this.timer = setInterval(() => {
+      if (this.sampling) return; // a slow scrape must not stack
+      this.sampling = this.sample().finally(() => {
+        this.sampling = null;
+      });
+    }, this.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.sampling;
+    await this.scrapeCounters(false);
+  }
+
+  /** A copy of the counter totals now (diff two of them for a window). */
+  snapshot(): SeriesValues {
+    return new Map(this.totals);
+  }
+
+  /** Totals of one counter by one label, over `from`..`to` snapshots (to: now). */
+  byLabel(
+    name: string,
+    label: string,
+    from?: SeriesValues,
+    to?: SeriesValues,
+  ): Record<string, number> {
+    const end = to ?? this.totals;
+    const out: Record<string, number> = {};
+    for (const [series, value] of end) {
+      if (!series.startsWith(`${name}{`) && series !== name) continue;
+      const delta = value - (from?.get(series) ?? 0);
+      const key = labelOf(series, label);
+      out[key] = (out[key] ?? 0) + delta;
+    }
+    return out;
+  }
+
+  private async sample(): Promise<void> {
+    const atSec = Math.round((Date.now() - this.startedMs) / 100) / 10;
+    const nodes = await Promise.all(
+      this.cluster.nodes.map(async (node, index): Promise<NodeReading> => {
+        if (!node.running) return { rssMiB: null, lagP99Ms: null, lagMaxMs: null };
+        const rssMiB = mib(node.rssBytes());
+        try {
+          const text = await node.metricsText();
+          this.addCounters(index, text, false);
+          const lag = parseSeries(text, [
+            "nodejs_eventloop_lag_p99_seconds",
+            "nodejs_eventloop_lag_max_seconds",
+          ]);
+          const ms = (name: string) => {
+            const value = lag.get(name);
+            return value === undefined ? null : Math.round(value * 1e5) / 100;
+          };
+          return {
+            rssMiB,
+            lagP99Ms: ms("nodejs_eventloop_lag_p99_seconds"),
+            lagMaxMs: ms("nodejs_eventloop_lag_max_seconds"),
+          };
+        } catch {
+          return { rssMiB, lagP99Ms: null, lagMaxMs: null };
+        }
+      }),
+    );
+    let redisKeys: number | null = null;
+    let redisCpuSec: number | null = null;
+    const redis = this.cluster.redis;
+    if (redis) {
+      try {
+        redisKeys = Number(await redis.command("DBSIZE"));
+        redisCpuSec = await redis.cpuSeconds();
+      } catch {
+        // Redis down (the soak restarts it): no reading this second
+      }
+    }
+    this.samples.push({ atSec, nodes, redisKeys, redisCpuSec });
+  }
+
+  private async scrapeCounters(baseline: boolean): Promise<void> {
+    await Promise.all(
+      this.cluster.nodes.map(async (node, index) => {
+        if (!node.running) return;
+        try {
+          this.addCounters(index, await node.metricsText(), baseline);
+        } catch {
+          // down between the check and the scrape
+        }
+      }),
+    );
+  }
+
+  private addCounters(node: number, text: string, baseline: boolean): void {
+    const seen = this.lastSeen[node] as SeriesValues;
+    const started = parseSeries(text, [PROCESS_START]).get(PROCESS_START);
+    if (started !== undefined && started !== seen.get(PROCESS_START)) {
+      // A new process: its counters start from zero (a baseline of an old one no longer applies).
+      const wasKnown = seen.has(PROCESS_START);
+      seen.clear();
+      seen.set(PROCESS_START, started);
+      if (wasKnown) baseline = false;
+    }
+    for (const [series, value] of parseSeries(text, this.counters)) {
+      const delta = value - (seen.get(series) ?? 0);
+      seen.set(series, value);
+      if (baseline || delta === 0) continue;
+      this.totals.set(series, (this.totals.get(series) ?? 0) + delta);
+    }
+  }
+}
