@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { runAbuse } from "./scenarios/abuse.js";
 import { runFloor } from "./scenarios/floor.js";
 import { runFuzzScenario } from "./scenarios/fuzz.js";
 import { runMemoryScenario } from "./scenarios/memory.js";
@@ -14,7 +15,8 @@ import { runSlowloris } from "./scenarios/slowloris.js";
 import { runSoak } from "./scenarios/soak.js";
 import { machineInfo, RESULTS_DIR } from "./lib/procs.js";
 
-const { values } = parseArgs({
+const { values, tokens } = parseArgs({
+  tokens: true,
   options: {
     scenario: { type: "string", default: "compare" },
     seconds: { type: "string", default: "10" },
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     "ping-interval-ms": { type: "string", default: "" },
     "relist-intervals": { type: "string", default: "5000,10000,20000" },
     "relist-servers": { type: "string", default: "90" },
+    "flood-rate": { type: "string", default: "6000" },
   },
   strict: true,
 });
@@ -72,6 +75,10 @@ export interface CommonOptions {
   relistIntervals: number[];
   /** soak: servers per relist measurement (about a third are on the killed node). */
   relistServers: number;
+  /** abuse: spoofed-source UDP datagrams per second (all nodes together). */
+  floodRate: number;
+  /** Options given on the command line (a scenario may have its own defaults for the rest). */
+  given: ReadonlySet<string>;
 }
 
 const numbers = (text: string) =>
@@ -105,6 +112,8 @@ const options: CommonOptions = {
   pingIntervalMs: values["ping-interval-ms"] ? Number(values["ping-interval-ms"]) : null,
   relistIntervals: numbers(values["relist-intervals"] as string),
   relistServers: Number(values["relist-servers"]),
+  floodRate: Number(values["flood-rate"]),
+  given: new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))),
 };
 
 function redisVersion(): string {
@@ -121,6 +130,7 @@ async function main(): Promise<number> {
     string,
     () => Promise<{ summary: string; result: unknown; ok: boolean }>
   > = {
+    abuse: () => runAbuse(options),
     compare: () => runCompare(options),
     floor: () => runFloor(options),
     ramp: () => runRamp(options),
@@ -146,7 +156,7 @@ async function main(): Promise<number> {
         scenario,
         at: new Date().toISOString(),
         machine: { ...machineInfo(), redis: redisVersion() },
-        options,
+        options: { ...options, given: [...options.given] },
         result,
       },
       null,

@@ -327,6 +327,8 @@ export interface LoadStats {
   lobbyErrors: number;
   /** Largest lobby reply seen (bytes, the whole -7 reply). */
   lobbyMaxReplyBytes: number;
+  /** Lobby replies that listed no server at all (the fleet's servers are registered). */
+  lobbyEmptyReplies: number;
 }
 
 function emptyStats(): LoadStats {
@@ -356,6 +358,7 @@ function emptyStats(): LoadStats {
     lobbyOk: 0,
     lobbyErrors: 0,
     lobbyMaxReplyBytes: 0,
+    lobbyEmptyReplies: 0,
   };
 }
 
@@ -670,6 +673,7 @@ export class ServerFleet {
         if (reply.kind !== "lobby") return finish(false);
         try {
           const rows: unknown = JSON.parse(reply.json);
+          if (Array.isArray(rows) && rows.length === 0) this.stats.lobbyEmptyReplies++;
           finish(Array.isArray(rows) && rows.length <= 20);
         } catch {
           finish(false);

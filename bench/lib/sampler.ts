@@ -11,6 +11,10 @@ export interface NodeReading {
   /** prom-client nodejs_eventloop_lag_p99_seconds, in ms, over the time since the last scrape. */
   lagP99Ms: number | null;
   lagMaxMs: number | null;
+  /** gmnet_tcp_connections, all roles. */
+  tcpConnections: number | null;
+  /** V8 heap in use (nodejs_heap_size_used_bytes), MiB: tells retained memory from RSS V8 keeps. */
+  heapUsedMiB: number | null;
 }
 
 export interface Sample {
@@ -83,6 +87,11 @@ export class ClusterSampler {
     await this.scrapeCounters(false);
   }
 
+  /** Seconds since start(), on the samples' clock. */
+  nowSec(): number {
+    return (Date.now() - this.startedMs) / 1000;
+  }
+
   /** A copy of the counter totals now (diff two of them for a window). */
   snapshot(): SeriesValues {
     return new Map(this.totals);
@@ -110,7 +119,14 @@ export class ClusterSampler {
     const atSec = Math.round((Date.now() - this.startedMs) / 100) / 10;
     const nodes = await Promise.all(
       this.cluster.nodes.map(async (node, index): Promise<NodeReading> => {
-        if (!node.running) return { rssMiB: null, lagP99Ms: null, lagMaxMs: null };
+        if (!node.running)
+          return {
+            rssMiB: null,
+            lagP99Ms: null,
+            lagMaxMs: null,
+            tcpConnections: null,
+            heapUsedMiB: null,
+          };
         const rssMiB = mib(node.rssBytes());
         try {
           const text = await node.metricsText();
@@ -118,7 +134,11 @@ export class ClusterSampler {
           const lag = parseSeries(text, [
             "nodejs_eventloop_lag_p99_seconds",
             "nodejs_eventloop_lag_max_seconds",
+            "nodejs_heap_size_used_bytes",
           ]);
+          let tcpConnections = 0;
+          for (const value of parseSeries(text, ["gmnet_tcp_connections"]).values())
+            tcpConnections += value;
           const ms = (name: string) => {
             const value = lag.get(name);
             return value === undefined ? null : Math.round(value * 1e5) / 100;
@@ -127,9 +147,17 @@ export class ClusterSampler {
             rssMiB,
             lagP99Ms: ms("nodejs_eventloop_lag_p99_seconds"),
             lagMaxMs: ms("nodejs_eventloop_lag_max_seconds"),
+            tcpConnections,
+            heapUsedMiB: mib(lag.get("nodejs_heap_size_used_bytes") ?? 0),
           };
         } catch {
-          return { rssMiB, lagP99Ms: null, lagMaxMs: null };
+          return {
+            rssMiB,
+            lagP99Ms: null,
+            lagMaxMs: null,
+            tcpConnections: null,
+            heapUsedMiB: null,
+          };
         }
       }),
     );
