@@ -222,7 +222,7 @@ describe("bench abuse smoke", () => {
     expect(during.stats.lobbyMaxReplyBytes).toBeLessThanOrEqual(1_200);
 
     // Every attack was met by its limit, and counted.
-    const metrics = await master.node.metrics.registry.metrics();
+    const metrics = await master.node.metrics.prometheus.metrics();
     const bad = (reason: string) => sumMetric(metrics, "gmnet_bad_input_total", `"${reason}"`);
     expect(bad("udp_store_budget")).toBeGreaterThan(0);
     expect(bad("udp_unknown_command") + bad("udp_bad_datagram")).toBeGreaterThan(0);
