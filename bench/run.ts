@@ -4,6 +4,7 @@
 // nodes run as `node dist/cli.js` children. Traffic stays on 127.0.0.0/8.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { runAbuse } from "./scenarios/abuse.js";
 import { runFloor } from "./scenarios/floor.js";
@@ -42,6 +43,7 @@ const { values, tokens } = parseArgs({
     "relist-intervals": { type: "string", default: "5000,10000,20000" },
     "relist-servers": { type: "string", default: "90" },
     "flood-rate": { type: "string", default: "6000" },
+    attacks: { type: "string", default: "" },
   },
   strict: true,
 });
@@ -77,6 +79,8 @@ export interface CommonOptions {
   relistServers: number;
   /** abuse: spoofed-source UDP datagrams per second (all nodes together). */
   floodRate: number;
+  /** abuse: the attacks to run (empty: all of them). */
+  attacks: string[];
   /** Options given on the command line (a scenario may have its own defaults for the rest). */
   given: ReadonlySet<string>;
 }
@@ -113,6 +117,7 @@ const options: CommonOptions = {
   relistIntervals: numbers(values["relist-intervals"] as string),
   relistServers: Number(values["relist-servers"]),
   floodRate: Number(values["flood-rate"]),
+  attacks: (values.attacks as string).split(",").filter((a) => a !== ""),
   given: new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))),
 };
 
@@ -146,7 +151,10 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(", ")}\n`);
     return 2;
   }
+  // The box's load before and after: other processes sharing the two cores show here.
+  const loadBefore = loadavg();
   const { summary, result, ok } = await run();
+  const loadAfter = loadavg();
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = `${RESULTS_DIR}${scenario}-${stamp}.json`;
   writeFileSync(
@@ -155,7 +163,7 @@ async function main(): Promise<number> {
       {
         scenario,
         at: new Date().toISOString(),
-        machine: { ...machineInfo(), redis: redisVersion() },
+        machine: { ...machineInfo(), redis: redisVersion(), loadBefore, loadAfter },
         options: { ...options, given: [...options.given] },
         result,
       },

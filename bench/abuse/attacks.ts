@@ -42,8 +42,12 @@ export interface AbuseConfig {
   slowLobby: { perSec: number; sources: number; holdMs: number };
   /** connect to one real server from a few sources, UDP connect first as a client does. */
   connectFlood: { perSec: number; sources: number; victimIp: string };
-  /** Connections held open from one source (beyond the per-source cap), reopened when closed. */
-  connectionCap: { sockets: number };
+  /**
+   * Connections held open from one source (beyond the per-source cap), reopened
+   * when closed. One counts as held (admitted) once open `heldAfterMs`: the
+   * kernel completes every handshake, so a refused one is briefly open too.
+   */
+  connectionCap: { sockets: number; heldAfterMs: number };
   /** Sockets sending `ping` forever without registering. */
   pinger: { sockets: number; everyMs: number };
   /** New connections per second sending garbage lines. */
@@ -411,12 +415,9 @@ export class Abuse {
     const { sockets } = this.config.connectionCap;
     const c = this.report.connectionCap;
     const ip = ipFor("attacker", SOURCES.connectionCap);
-    // Held = still open half a second after connecting: the kernel completes every
-    // handshake, so a connection the node refuses is also "connected", briefly.
     let held = 0;
     const openOne = () => {
       if (this.stopping) return;
-      const openedAt = Date.now();
       let counted = false;
       let closed = false;
       this.track(
@@ -425,7 +426,7 @@ export class Abuse {
           ip,
           c,
           () =>
-            this.later(500, () => {
+            this.later(this.config.connectionCap.heldAfterMs, () => {
               if (closed) return;
               counted = true;
               held++;
@@ -435,10 +436,9 @@ export class Abuse {
             closed = true;
             if (counted) held--;
             if (!byNode) return;
-            const livedMs = Date.now() - openedAt;
-            bump(c, livedMs < 1_000 ? "refusedAtOnce" : "closedLater");
+            bump(c, counted ? "closedLater" : "refusedAtOnce");
             // Keeps the pressure on: a refused one retries after a moment.
-            this.later(livedMs < 1_000 ? 500 : 0, openOne);
+            this.later(counted ? 0 : 500, openOne);
           },
         ),
       );

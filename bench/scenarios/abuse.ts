@@ -131,6 +131,25 @@ function delta(
   return Object.fromEntries(Object.entries(all).filter(([, n]) => n > 0));
 }
 
+/** Only the named attacks (`--attacks flood,garbage`; empty: all), the others off. */
+function selectAttacks(names: readonly string[], config: AbuseConfig): AbuseConfig {
+  if (names.length === 0) return config;
+  const on = (name: string) => names.includes(name);
+  return {
+    ...config,
+    flood: on("flood") ? config.flood : { ...config.flood, perSec: 0 },
+    forged: on("forged") ? config.forged : { ...config.forged, perSec: 0 },
+    padded: on("padded") ? config.padded : { ...config.padded, servers: 0 },
+    slowLobby: on("slowLobby") ? config.slowLobby : { ...config.slowLobby, perSec: 0 },
+    connectFlood: on("connectFlood") ? config.connectFlood : { ...config.connectFlood, perSec: 0 },
+    connectionCap: on("connectionCap")
+      ? config.connectionCap
+      : { ...config.connectionCap, sockets: 0 },
+    pinger: on("pinger") ? config.pinger : { ...config.pinger, sockets: 0 },
+    garbage: on("garbage") ? config.garbage : { ...config.garbage, perSec: 0 },
+  };
+}
+
 export interface AbuseModeResult {
   mode: Mode;
   nodes: number;
@@ -204,7 +223,7 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
     await sampler.start();
     const victim = fleet.servers[0];
     if (!victim) throw new Error("no servers");
-    const config: AbuseConfig = {
+    const config: AbuseConfig = selectAttacks(options.attacks, {
       targets: cluster.targets,
       seconds: attackSeconds,
       seed: options.seed,
@@ -213,10 +232,10 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
       padded: { servers: 60, tag: TAG, fieldBytes: 1000 },
       slowLobby: { perSec: 40, sources: 4, holdMs: 12_000 },
       connectFlood: { perSec: 60, sources: 3, victimIp: victim.ip },
-      connectionCap: { sockets: 400 },
+      connectionCap: { sockets: 400, heldAfterMs: 5_000 }, // idle timeout 10 s
       pinger: { sockets: 60, everyMs: 2_000 },
       garbage: { perSec: 30 },
-    };
+    });
     log(
       `${mode}: ${servers} real servers (ping ${pingMs} ms), real load ${rate} connects/s + ${lobbyPerSec} lobby/s; ${QUIET_SECONDS} s quiet first`,
     );
@@ -356,9 +375,9 @@ function modeSummary(r: AbuseModeResult): string {
   const lags = r.lag.map((l) => `${l.p99MedianMs}/${l.p99WorstMs} (max ${l.maxMs})`).join(", ");
   return (
     `${r.mode} (${r.nodes} node${r.nodes > 1 ? "s" : ""}), ${r.attackSeconds} s of attacks: ` +
-    `REAL GAMES ${d.clientFound}/${d.started} found, wrong ${wrongReplies(d)}, -2 ${d.notFound}, timeouts ${d.clientTimeouts + d.serverTimeouts}, p50/p99 ${r.during.clientLatency.p50Ms}/${r.during.clientLatency.p99Ms} ms (quiet p99 ${r.quiet.clientLatency.p99Ms} ms); ` +
+    `REAL GAMES ${d.clientFound}/${d.started} found, wrong ${wrongReplies(d)} + ${r.foreign.forgedClientPorts} game servers told a forged client port (their punch fails), -2 ${d.notFound}, timeouts ${d.clientTimeouts + d.serverTimeouts}, p50/p99 ${r.during.clientLatency.p50Ms}/${r.during.clientLatency.p99Ms} ms (quiet p99 ${r.quiet.clientLatency.p99Ms} ms); ` +
     `to the flooded server: ${outcomesText(r.real.victim)}; to the others: ${outcomesText(r.real.others)}; ` +
-    `servers told a forged client port ${r.foreign.forgedClientPorts}, an attacker ${r.foreign.attackerClients}; ` +
+    `the flooded server told about attackers ${r.foreign.attackerClients}; ` +
     `lobby ${d.lobbyOk}/${d.lobbyRequests} answered, ${d.lobbyEmptyReplies} of them empty, largest ${d.lobbyMaxReplyBytes} B; recovery ${r.recovery.stats.clientFound}/${r.recovery.stats.started} found, wrong ${wrongReplies(r.recovery.stats)}; ` +
     `RSS MiB ${r.rssMiB.map(seriesText).join(" | ")}; V8 heap used MiB ${r.heapUsedMiB.map(seriesText).join(" | ")}; ` +
     `event-loop p99 median/worst per second ms ${lags} (readings include the ${LAG_RESOLUTION_MS} ms sampling interval); ` +
@@ -378,8 +397,12 @@ export async function runAbuse(options: CommonOptions) {
     log(modeSummary(result));
     results.push(result);
   }
+  // The target: real games 100 % right. A -1 naming a forged port is a wrong reply to a game server.
   const ok = results.every(
-    (r) => wrongReplies(r.during.stats) === 0 && wrongReplies(r.recovery.stats) === 0,
+    (r) =>
+      wrongReplies(r.during.stats) === 0 &&
+      r.foreign.forgedClientPorts === 0 &&
+      wrongReplies(r.recovery.stats) === 0,
   );
   return { summary: results.map(modeSummary).join("\n"), result: results, ok };
 }

@@ -195,7 +195,7 @@ describe("bench abuse smoke", () => {
       padded: { servers: 5, tag: "smoke-abuse", fieldBytes: 1000 },
       slowLobby: { perSec: 12, sources: 1, holdMs: 1_500 }, // over the 5/s lobby rate
       connectFlood: { perSec: 30, sources: 1, victimIp: victim.ip },
-      connectionCap: { sockets: 40 },
+      connectionCap: { sockets: 40, heldAfterMs: 300 }, // idle timeout 1 s
       pinger: { sockets: 5, everyMs: 300 },
       garbage: { perSec: 10 },
     });
