@@ -44,6 +44,7 @@ const { values, tokens } = parseArgs({
     "relist-servers": { type: "string", default: "90" },
     "flood-rate": { type: "string", default: "6000" },
     attacks: { type: "string", default: "" },
+    "max-old-space-mib": { type: "string", default: "" },
   },
   strict: true,
 });
@@ -81,6 +82,8 @@ export interface CommonOptions {
   floodRate: number;
   /** abuse: the attacks to run (empty: all of them). */
   attacks: string[];
+  /** abuse: the nodes' V8 old-space cap (--max-old-space-size); null: V8's own default. */
+  maxOldSpaceMiB: number | null;
   /** Options given on the command line (a scenario may have its own defaults for the rest). */
   given: ReadonlySet<string>;
 }
@@ -118,6 +121,7 @@ const options: CommonOptions = {
   relistServers: Number(values["relist-servers"]),
   floodRate: Number(values["flood-rate"]),
   attacks: (values.attacks as string).split(",").filter((a) => a !== ""),
+  maxOldSpaceMiB: values["max-old-space-mib"] ? Number(values["max-old-space-mib"]) : null,
   given: new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))),
 };
 

@@ -194,7 +194,13 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
     logLevel: options.logLevel,
     cpuProfileDir: options.cpuProfileDir,
     fdLimit: 65536,
-    nodeOverrides: { clientUdpWaitMs: udpWaitMs },
+    nodeOverrides: {
+      clientUdpWaitMs: udpWaitMs,
+      // V8 lets old space grow before a full collection: a cap shows what is really kept.
+      ...(options.maxOldSpaceMiB
+        ? { extraEnv: { NODE_OPTIONS: `--max-old-space-size=${options.maxOldSpaceMiB}` } }
+        : {}),
+    },
   });
   const foreign = { attackerClients: 0, forgedClientPorts: 0, other: 0 };
   const fleet = new ServerFleet({
