@@ -15,6 +15,8 @@ export interface NodeReading {
   tcpConnections: number | null;
   /** V8 heap in use (nodejs_heap_size_used_bytes), MiB: tells retained memory from RSS V8 keeps. */
   heapUsedMiB: number | null;
+  /** The process's CPU (user + system) since the previous sample, in % of one core. */
+  cpuPercent: number | null;
 }
 
 export interface Sample {
@@ -55,6 +57,7 @@ export class ClusterSampler {
   /** Counter totals since start(), over every node and its restarts. */
   private readonly totals: SeriesValues = new Map();
   private readonly lastSeen: SeriesValues[];
+  private readonly lastCpu: Array<{ pid: number; cpuSec: number; atMs: number } | undefined> = [];
   private timer: NodeJS.Timeout | null = null;
   private sampling: Promise<void> | null = null;
   private startedMs = 0;
@@ -126,8 +129,10 @@ export class ClusterSampler {
             lagMaxMs: null,
             tcpConnections: null,
             heapUsedMiB: null,
+            cpuPercent: null,
           };
         const rssMiB = mib(node.rssBytes());
+        const cpuPercent = this.cpuPercent(index, node.pid, node.cpuSeconds());
         try {
           const text = await node.metricsText();
           this.addCounters(index, text, false);
@@ -149,6 +154,7 @@ export class ClusterSampler {
             lagMaxMs: ms("nodejs_eventloop_lag_max_seconds"),
             tcpConnections,
             heapUsedMiB: mib(lag.get("nodejs_heap_size_used_bytes") ?? 0),
+            cpuPercent,
           };
         } catch {
           return {
@@ -157,6 +163,7 @@ export class ClusterSampler {
             lagMaxMs: null,
             tcpConnections: null,
             heapUsedMiB: null,
+            cpuPercent,
           };
         }
       }),
@@ -173,6 +180,15 @@ export class ClusterSampler {
       }
     }
     this.samples.push({ atSec, nodes, redisKeys, redisCpuSec });
+  }
+
+  /** CPU since this node's previous reading (null on its first, or after a restart). */
+  private cpuPercent(node: number, pid: number, cpuSec: number): number | null {
+    const nowMs = Date.now();
+    const last = this.lastCpu[node];
+    this.lastCpu[node] = { pid, cpuSec, atMs: nowMs };
+    if (!last || last.pid !== pid || nowMs <= last.atMs) return null;
+    return Math.round(((cpuSec - last.cpuSec) / ((nowMs - last.atMs) / 1000)) * 1000) / 10;
   }
 
   private async scrapeCounters(baseline: boolean): Promise<void> {

@@ -163,6 +163,8 @@ export interface AbuseModeResult {
   foreign: { attackerClients: number; forgedClientPorts: number; other: number };
   rssMiB: Series[];
   heapUsedMiB: Series[];
+  /** Each node's CPU over the attack, % of one core (mean of the per-second readings). */
+  nodeCpuPercent: Array<number | null>;
   lag: LagSummary[];
   tcpConnections: Series[];
   redisKeys: Series | null;
@@ -321,6 +323,14 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
         series(samples, (s) => s.nodes[i]?.heapUsedMiB ?? null, attackFromSec, attackToSec),
       ),
       lag: cluster.nodes.map((_, i) => lagSummary(samples, i, attackFromSec, attackToSec)),
+      nodeCpuPercent: cluster.nodes.map((_, i) => {
+        const values = inAttack
+          .map((s) => s.nodes[i]?.cpuPercent ?? null)
+          .filter((v): v is number => v !== null);
+        return values.length > 0
+          ? Math.round(values.reduce((a, b) => a + b, 0) / values.length)
+          : null;
+      }),
       tcpConnections: cluster.nodes.map((_, i) =>
         series(samples, (s) => s.nodes[i]?.tcpConnections ?? null, attackFromSec, attackToSec),
       ),
@@ -386,7 +396,7 @@ function modeSummary(r: AbuseModeResult): string {
     `the flooded server told about attackers ${r.foreign.attackerClients}; ` +
     `lobby ${d.lobbyOk}/${d.lobbyRequests} answered, ${d.lobbyEmptyReplies} of them empty, largest ${d.lobbyMaxReplyBytes} B; recovery ${r.recovery.stats.clientFound}/${r.recovery.stats.started} found, wrong ${wrongReplies(r.recovery.stats)}; ` +
     `RSS MiB ${r.rssMiB.map(seriesText).join(" | ")}; V8 heap used MiB ${r.heapUsedMiB.map(seriesText).join(" | ")}; ` +
-    `event-loop p99 median/worst per second ms ${lags} (readings include the ${LAG_RESOLUTION_MS} ms sampling interval); ` +
+    `event-loop p99 median/worst per second ms ${lags} (readings include the ${LAG_RESOLUTION_MS} ms sampling interval); node CPU ${r.nodeCpuPercent.join("/")}% of a core; generator loop p99 ${r.during.generatorLoopDelayP99Ms} ms; ` +
     (r.redisKeys
       ? `Redis keys ${seriesText(r.redisKeys)}, Redis CPU ${r.redisCpuPercent}% of a core; `
       : "") +
