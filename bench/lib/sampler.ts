@@ -4,6 +4,7 @@
 // scrape (each /metrics resets its histogram), so a second scraper would
 // halve the window. Counters are summed across node restarts (a new
 // process_start_time_seconds means a new process, counting from zero).
+import { readFileSync } from "node:fs";
 import type { BenchCluster } from "./cluster.js";
 
 export interface NodeReading {
@@ -25,6 +26,26 @@ export interface Sample {
   redisKeys: number | null;
   /** Redis used_cpu_user + used_cpu_sys since its start (seconds). */
   redisCpuSec: number | null;
+  /**
+   * The whole machine's busy CPU since the previous sample, in % of one core
+   * (200 = both cores of a 2-core box), and this process's own (the load
+   * generator): what else ran on the box shows as the difference.
+   */
+  boxCpuPercent: number | null;
+  generatorCpuPercent: number | null;
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat), or null off Linux. */
+function boxJiffies(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
 }
 
 /** Series name with labels (the exposition text before the value) → value. */
@@ -61,6 +82,7 @@ export class ClusterSampler {
   private timer: NodeJS.Timeout | null = null;
   private sampling: Promise<void> | null = null;
   private startedMs = 0;
+  private lastBox: { busy: number; total: number; atMs: number; generatorUs: number } | null = null;
 
   constructor(
     private readonly cluster: BenchCluster,
@@ -179,7 +201,27 @@ export class ClusterSampler {
         // Redis down (the soak restarts it): no reading this second
       }
     }
-    this.samples.push({ atSec, nodes, redisKeys, redisCpuSec });
+    this.samples.push({ atSec, nodes, redisKeys, redisCpuSec, ...this.boxCpu() });
+  }
+
+  /** The machine's and this process's CPU since the previous sample, % of one core. */
+  private boxCpu(): { boxCpuPercent: number | null; generatorCpuPercent: number | null } {
+    const jiffies = boxJiffies();
+    const usage = process.cpuUsage();
+    const generatorUs = usage.user + usage.system;
+    const nowMs = Date.now();
+    const last = this.lastBox;
+    if (jiffies) this.lastBox = { ...jiffies, atMs: nowMs, generatorUs };
+    if (!jiffies || !last || jiffies.total <= last.total) {
+      return { boxCpuPercent: null, generatorCpuPercent: null };
+    }
+    const cores = (jiffies.total - last.total) / (((nowMs - last.atMs) / 1000) * 100); // USER_HZ 100
+    const box = ((jiffies.busy - last.busy) / (jiffies.total - last.total)) * cores * 100;
+    const generator = ((generatorUs - last.generatorUs) / 1e6 / ((nowMs - last.atMs) / 1000)) * 100;
+    return {
+      boxCpuPercent: Math.round(box),
+      generatorCpuPercent: Math.round(generator),
+    };
   }
 
   /** CPU since this node's previous reading (null on its first, or after a restart). */

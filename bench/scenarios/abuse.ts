@@ -165,6 +165,17 @@ export interface AbuseModeResult {
   heapUsedMiB: Series[];
   /** Each node's CPU over the attack, % of one core (mean of the per-second readings). */
   nodeCpuPercent: Array<number | null>;
+  /**
+   * CPU over the attack in % of one core (mean per second): the whole box, the
+   * load generator, the attacker, Redis, and what is left (other processes).
+   */
+  cpu: {
+    box: number | null;
+    generator: number | null;
+    attacker: number;
+    redis: number | null;
+    others: number | null;
+  };
   lag: LagSummary[];
   tcpConnections: Series[];
   redisKeys: Series | null;
@@ -301,6 +312,21 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
               1000,
           ) / 10
         : null;
+    const mean = (values: Array<number | null>) => {
+      const known = values.filter((v): v is number => v !== null);
+      return known.length > 0 ? Math.round(known.reduce((a, b) => a + b, 0) / known.length) : null;
+    };
+    const nodeCpuPercent = cluster.nodes.map((_, i) =>
+      mean(inAttack.map((s) => s.nodes[i]?.cpuPercent ?? null)),
+    );
+    const box = mean(inAttack.map((s) => s.boxCpuPercent));
+    const generator = mean(inAttack.map((s) => s.generatorCpuPercent));
+    const attackerPercent = Math.round((attackerCpuSec / attackSeconds) * 100);
+    const ours =
+      nodeCpuPercent.reduce<number>((a, b) => a + (b ?? 0), 0) +
+      (generator ?? 0) +
+      attackerPercent +
+      (redisCpuPercent ?? 0);
     const attackerBytesReceived = Object.values(attackers).reduce(
       (sum, a) => sum + a.bytesReceived,
       0,
@@ -323,14 +349,14 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
         series(samples, (s) => s.nodes[i]?.heapUsedMiB ?? null, attackFromSec, attackToSec),
       ),
       lag: cluster.nodes.map((_, i) => lagSummary(samples, i, attackFromSec, attackToSec)),
-      nodeCpuPercent: cluster.nodes.map((_, i) => {
-        const values = inAttack
-          .map((s) => s.nodes[i]?.cpuPercent ?? null)
-          .filter((v): v is number => v !== null);
-        return values.length > 0
-          ? Math.round(values.reduce((a, b) => a + b, 0) / values.length)
-          : null;
-      }),
+      nodeCpuPercent,
+      cpu: {
+        box,
+        generator,
+        attacker: attackerPercent,
+        redis: redisCpuPercent,
+        others: box === null ? null : Math.max(0, Math.round(box - ours)),
+      },
       tcpConnections: cluster.nodes.map((_, i) =>
         series(samples, (s) => s.nodes[i]?.tcpConnections ?? null, attackFromSec, attackToSec),
       ),
@@ -396,7 +422,7 @@ function modeSummary(r: AbuseModeResult): string {
     `the flooded server told about attackers ${r.foreign.attackerClients}; ` +
     `lobby ${d.lobbyOk}/${d.lobbyRequests} answered, ${d.lobbyEmptyReplies} of them empty, largest ${d.lobbyMaxReplyBytes} B; recovery ${r.recovery.stats.clientFound}/${r.recovery.stats.started} found, wrong ${wrongReplies(r.recovery.stats)}; ` +
     `RSS MiB ${r.rssMiB.map(seriesText).join(" | ")}; V8 heap used MiB ${r.heapUsedMiB.map(seriesText).join(" | ")}; ` +
-    `event-loop p99 median/worst per second ms ${lags} (readings include the ${LAG_RESOLUTION_MS} ms sampling interval); node CPU ${r.nodeCpuPercent.join("/")}% of a core; generator loop p99 ${r.during.generatorLoopDelayP99Ms} ms; ` +
+    `event-loop p99 median/worst per second ms ${lags} (readings include the ${LAG_RESOLUTION_MS} ms sampling interval); CPU % of a core: nodes ${r.nodeCpuPercent.join("/")}, generator ${r.cpu.generator}, attacker ${r.cpu.attacker}${r.cpu.redis !== null ? `, Redis ${r.cpu.redis}` : ""}, other processes on the box ${r.cpu.others} (box ${r.cpu.box} of 200); generator loop p99 ${r.during.generatorLoopDelayP99Ms} ms; ` +
     (r.redisKeys
       ? `Redis keys ${seriesText(r.redisKeys)}, Redis CPU ${r.redisCpuPercent}% of a core; `
       : "") +
