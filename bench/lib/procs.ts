@@ -249,7 +249,6 @@ export class BenchNode {
   ): Promise<{ exitMs: number; code: number | null; killedAfterTimeout: boolean }> {
     const child = this.child;
     if (!child) return { exitMs: 0, code: null, killedAfterTimeout: false };
-    this.child = null;
     const startedMs = Date.now();
     const exited = exitOf(child);
     child.kill(signal);
@@ -260,6 +259,8 @@ export class BenchNode {
     }, timeoutMs);
     const code = await exited;
     clearTimeout(timer);
+    // Held until it is gone: a draining node still serves, and is still measured.
+    if (this.child === child) this.child = null;
     return { exitMs: Date.now() - startedMs, code, killedAfterTimeout };
   }
 
