@@ -5,6 +5,7 @@
 // -2s, and whom they hit), node RSS and event-loop delay over time, Redis keys
 // and CPU, what the attackers got back, and the nodes' bad-input counters.
 // Limits are the production defaults, reply pacing included (100 ms).
+import { readFileSync } from "node:fs";
 import { AttackerProcess } from "../abuse/attacker.js";
 import { type AbuseConfig, type AbuseReport, isForgedPort } from "../abuse/attacks.js";
 import { BenchCluster, type Mode } from "../lib/cluster.js";
@@ -27,6 +28,25 @@ const CLIENTS = 2048;
 const LAG_RESOLUTION_MS = 10;
 const QUIET_SECONDS = 5;
 const RECOVERY_SECONDS = 10;
+
+/**
+ * UDP datagrams the kernel dropped because a socket's receive buffer was full
+ * (/proc/net/snmp Udp RcvbufErrors): machine-wide, but on this loopback bench
+ * the node's game socket is where a flood piles up.
+ */
+function udpReceiveBufferDrops(): number | null {
+  try {
+    const lines = readFileSync("/proc/net/snmp", "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("Udp:"));
+    const names = (lines[0] ?? "").split(/\s+/);
+    const values = (lines[1] ?? "").split(/\s+/);
+    const at = names.indexOf("RcvbufErrors");
+    return at > 0 ? Number(values[at]) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Real connects by how they ended: to the flooded server or to the others. */
 interface RealOutcomes {
@@ -187,6 +207,8 @@ export interface AbuseModeResult {
   attackers: AbuseReport;
   attackerCpuSec: number;
   attackerBytesReceived: number;
+  /** Machine-wide UDP receive-buffer drops during the attack (see udpReceiveBufferDrops). */
+  udpReceiveBufferDrops: number | null;
   samples: Sample[];
   attackFromSec: number;
   attackToSec: number;
@@ -265,6 +287,7 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
       lobbyPerSec,
     });
     const snapBefore = sampler.snapshot();
+    const rcvbufBefore = udpReceiveBufferDrops();
     attacker = await AttackerProcess.spawn(config);
     const attackFromSec = sampler.nowSec();
     log(
@@ -291,6 +314,7 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
     const attackerCpuSec = attacker.cpuSeconds();
     attacker = null;
     const attackToSec = sampler.nowSec();
+    const rcvbufAfter = udpReceiveBufferDrops();
     const snapAfter = sampler.snapshot();
     log(`${mode}: attacks over; ${RECOVERY_SECONDS} s of real load alone`);
     const recovery = await fleet.run({
@@ -377,6 +401,8 @@ async function runMode(mode: Mode, options: CommonOptions): Promise<AbuseModeRes
       attackers,
       attackerCpuSec,
       attackerBytesReceived,
+      udpReceiveBufferDrops:
+        rcvbufBefore === null || rcvbufAfter === null ? null : rcvbufAfter - rcvbufBefore,
       samples,
       attackFromSec,
       attackToSec,
@@ -427,7 +453,7 @@ function modeSummary(r: AbuseModeResult): string {
       ? `Redis keys ${seriesText(r.redisKeys)}, Redis CPU ${r.redisCpuPercent}% of a core; `
       : "") +
     `attackers got ${r.attackerBytesReceived} B back, attacker CPU ${Math.round(r.attackerCpuSec)} s: ${attacksText(r.attackers)}; ` +
-    `bad input ${list(r.badInput)}; node connect outcomes ${list(r.connectOutcomes)}; lobby ${list(r.lobbyResults)}`
+    `UDP datagrams dropped by a full receive buffer (machine-wide) ${r.udpReceiveBufferDrops}; bad input ${list(r.badInput)}; node connect outcomes ${list(r.connectOutcomes)}; lobby ${list(r.lobbyResults)}`
   );
 }
 
