@@ -215,7 +215,8 @@ describe("bench abuse smoke", () => {
     });
     attackers = await abuse.stop();
 
-    // Real games: never a wrong reply (-2s and forged pairings are counted, not wrong).
+    // Real games: never a wrong reply. -2s are counted; so are game servers told a forged
+    // client port (a known gap when a TCP connect overtakes its UDP one, see BENCHMARKS).
     expect(wrongReplies(during.stats), JSON.stringify(during.stats)).toBe(0);
     expect(during.stats.started).toBeGreaterThan(100); // a stalled tick skips (counted), never bursts
     expect(during.stats.lobbyOk).toBe(during.stats.lobbyRequests);
