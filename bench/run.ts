@@ -4,7 +4,9 @@
 // nodes run as `node dist/cli.js` children. Traffic stays on 127.0.0.0/8.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { runAbuse } from "./scenarios/abuse.js";
 import { runFloor } from "./scenarios/floor.js";
 import { runFuzzScenario } from "./scenarios/fuzz.js";
 import { runMemoryScenario } from "./scenarios/memory.js";
@@ -14,7 +16,8 @@ import { runSlowloris } from "./scenarios/slowloris.js";
 import { runSoak } from "./scenarios/soak.js";
 import { machineInfo, RESULTS_DIR } from "./lib/procs.js";
 
-const { values } = parseArgs({
+const { values, tokens } = parseArgs({
+  tokens: true,
   options: {
     scenario: { type: "string", default: "compare" },
     seconds: { type: "string", default: "10" },
@@ -36,6 +39,12 @@ const { values } = parseArgs({
     sockets: { type: "string", default: "10000" },
     minutes: { type: "string", default: "10" },
     seed: { type: "string", default: "1" },
+    "ping-interval-ms": { type: "string", default: "" },
+    "relist-intervals": { type: "string", default: "5000,10000,20000" },
+    "relist-servers": { type: "string", default: "90" },
+    "flood-rate": { type: "string", default: "6000" },
+    attacks: { type: "string", default: "" },
+    "max-old-space-mib": { type: "string", default: "" },
   },
   strict: true,
 });
@@ -63,6 +72,20 @@ export interface CommonOptions {
   sockets: number;
   minutes: number;
   seed: number;
+  /** soak, abuse: the game servers' keepalive interval (null: the scenario's own default). */
+  pingIntervalMs: number | null;
+  /** soak: ping intervals for the SIGKILL relist measurement. */
+  relistIntervals: number[];
+  /** soak: servers per relist measurement (about a third are on the killed node). */
+  relistServers: number;
+  /** abuse: spoofed-source UDP datagrams per second (all nodes together). */
+  floodRate: number;
+  /** abuse: the attacks to run (empty: all of them). */
+  attacks: string[];
+  /** abuse: the nodes' V8 old-space cap (--max-old-space-size); null: V8's own default. */
+  maxOldSpaceMiB: number | null;
+  /** Options given on the command line (a scenario may have its own defaults for the rest). */
+  given: ReadonlySet<string>;
 }
 
 const numbers = (text: string) =>
@@ -93,6 +116,13 @@ const options: CommonOptions = {
   sockets: Number(values.sockets),
   minutes: Number(values.minutes),
   seed: Number(values.seed),
+  pingIntervalMs: values["ping-interval-ms"] ? Number(values["ping-interval-ms"]) : null,
+  relistIntervals: numbers(values["relist-intervals"] as string),
+  relistServers: Number(values["relist-servers"]),
+  floodRate: Number(values["flood-rate"]),
+  attacks: (values.attacks as string).split(",").filter((a) => a !== ""),
+  maxOldSpaceMiB: values["max-old-space-mib"] ? Number(values["max-old-space-mib"]) : null,
+  given: new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))),
 };
 
 function redisVersion(): string {
@@ -109,6 +139,7 @@ async function main(): Promise<number> {
     string,
     () => Promise<{ summary: string; result: unknown; ok: boolean }>
   > = {
+    abuse: () => runAbuse(options),
     compare: () => runCompare(options),
     floor: () => runFloor(options),
     ramp: () => runRamp(options),
@@ -124,7 +155,10 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(", ")}\n`);
     return 2;
   }
+  // The box's load before and after: other processes sharing the two cores show here.
+  const loadBefore = loadavg();
   const { summary, result, ok } = await run();
+  const loadAfter = loadavg();
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = `${RESULTS_DIR}${scenario}-${stamp}.json`;
   writeFileSync(
@@ -133,8 +167,8 @@ async function main(): Promise<number> {
       {
         scenario,
         at: new Date().toISOString(),
-        machine: { ...machineInfo(), redis: redisVersion() },
-        options,
+        machine: { ...machineInfo(), redis: redisVersion(), loadBefore, loadAfter },
+        options: { ...options, given: [...options.given] },
         result,
       },
       null,

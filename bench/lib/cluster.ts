@@ -1,6 +1,7 @@
 // A benchmark cluster: memory (one node), Redis with one node, or Redis with
 // three nodes, started as child processes, with a fleet of game servers
 // registered and confirmed through the admin API.
+import { ReadinessBalancer } from "./balancer.js";
 import type { ServerFleet, Target } from "./load.js";
 import { BenchNode, BenchRedis, type NodeSpawnOptions, until } from "./procs.js";
 
@@ -55,6 +56,17 @@ export class BenchCluster {
     return this.nodes.map((n) => ({ host: n.host, port: n.port }));
   }
 
+  /** A balancer over these nodes, polling their /readyz every `pollMs` (call start()). */
+  balancer(pollMs = 200): ReadinessBalancer {
+    return new ReadinessBalancer(
+      this.nodes.map((node) => ({
+        target: { host: node.host, port: node.port },
+        readyUrl: `${node.httpUrl}/readyz`,
+      })),
+      pollMs,
+    );
+  }
+
   /** CPU seconds used by the nodes (and Redis) so far. */
   async cpuSeconds(): Promise<{ nodes: number; redis: number }> {
     const nodes = this.nodes.reduce((sum, n) => sum + n.cpuSeconds(), 0);
@@ -73,8 +85,9 @@ export class BenchCluster {
       async () => {
         let matched = 0;
         bad.length = 0;
-        // Memory mode: each node knows only its own servers; Redis: any node sees all.
-        const askNodes = this.redis ? [this.nodes[0] as BenchNode] : this.nodes;
+        // Memory mode: each node knows only its own servers; Redis: any running node sees all.
+        const anyRunning = this.nodes.find((n) => n.running);
+        const askNodes = this.redis ? (anyRunning ? [anyRunning] : []) : this.nodes;
         for (const node of askNodes) {
           if (!node.running) continue;
           for (let offset = 0; offset < expected.size + pageSize; offset += pageSize) {

@@ -145,6 +145,10 @@ export interface NodeSpawnOptions {
   idleTimeoutMs?: number;
   clientUdpWaitMs?: number;
   leaseMs?: number;
+  /** GMNET_DRAIN_TIMEOUT_MS; null: the node's own default (its ping interval + 30 s). Default 2000. */
+  drainTimeoutMs?: number | null;
+  /** GMNET_SERVER_PING_INTERVAL_MS: the games' keepalive a draining node expects. */
+  serverPingIntervalMs?: number;
   fdLimit?: number;
   /** Directory for `node --cpu-prof` output; none = no profiling. */
   cpuProfileDir?: string | null;
@@ -202,7 +206,12 @@ export class BenchNode {
       GMNET_IDLE_TIMEOUT_MS: String(o.idleTimeoutMs ?? 10_000),
       GMNET_CLIENT_UDP_WAIT_MS: String(o.clientUdpWaitMs ?? 2_000),
       GMNET_LEASE_MS: String(o.leaseMs ?? 15_000),
-      GMNET_DRAIN_TIMEOUT_MS: "2000",
+      ...(o.drainTimeoutMs === null
+        ? {}
+        : { GMNET_DRAIN_TIMEOUT_MS: String(o.drainTimeoutMs ?? 2000) }),
+      ...(o.serverPingIntervalMs
+        ? { GMNET_SERVER_PING_INTERVAL_MS: String(o.serverPingIntervalMs) }
+        : {}),
       LOG_LEVEL: o.logLevel ?? "warn",
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl, GMNET_KEY_PREFIX: o.keyPrefix ?? "bench" } : {}),
       ...o.extraEnv,
@@ -230,16 +239,29 @@ export class BenchNode {
     );
   }
 
-  /** SIGTERM (drain) or SIGKILL; resolves when the process is gone. */
-  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 15_000): Promise<void> {
+  /**
+   * SIGTERM (drain) or SIGKILL; resolves when the process is gone, with how
+   * long that took and whether it had to be SIGKILLed after `timeoutMs`.
+   */
+  async stop(
+    signal: NodeJS.Signals = "SIGTERM",
+    timeoutMs = 15_000,
+  ): Promise<{ exitMs: number; code: number | null; killedAfterTimeout: boolean }> {
     const child = this.child;
-    if (!child) return;
-    this.child = null;
+    if (!child) return { exitMs: 0, code: null, killedAfterTimeout: false };
+    const startedMs = Date.now();
     const exited = exitOf(child);
     child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    await exited;
+    let killedAfterTimeout = false;
+    const timer = setTimeout(() => {
+      killedAfterTimeout = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    const code = await exited;
     clearTimeout(timer);
+    // Held until it is gone: a draining node still serves, and is still measured.
+    if (this.child === child) this.child = null;
+    return { exitMs: Date.now() - startedMs, code, killedAfterTimeout };
   }
 
   async restart(): Promise<void> {

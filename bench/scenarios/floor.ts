@@ -245,6 +245,7 @@ async function measureRss(kind: Kind, sockets: number, options: CommonOptions) {
     servers: sockets,
     tag: `bench-rss-${kind}`,
     keepUdp: false, // half the generator's fds; the master keeps only TCP
+    pingIntervalMs: 0, // kept sockets only, as before (no keepalive traffic in the reading)
     registerConcurrency: 256,
   });
   try {

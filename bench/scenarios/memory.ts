@@ -59,6 +59,7 @@ export async function runMemoryScenario(options: CommonOptions) {
         firstIndex: registered,
         tag: "bench-memory",
         keepUdp: false,
+        pingIntervalMs: 0, // kept sockets only, as before (no keepalive traffic in the reading)
         registerConcurrency: 256,
       });
       fleets.push(fleet);
