@@ -2,7 +2,7 @@
 // sort by date or a data field, direction, limit (as udphp_downloadServerList
 // documents; DESC = newest first), and the bounds every store honours: at most
 // `scanLimit` servers examined, and no more entries than a reply can carry.
-import type { LobbyQuery } from "../protocol/index.js";
+import { LOBBY_REPLY_FRAME_BYTES, type LobbyQuery } from "../protocol/index.js";
 import type { LobbyBounds, ServerRegistration } from "./types.js";
 
 /**
@@ -15,6 +15,21 @@ export function estimatedEntryBytes(registration: ServerRegistration): number {
   let bytes = LOBBY_ENTRY_OVERHEAD_BYTES + registration.ip.length;
   for (const value of registration.data) bytes += Buffer.byteLength(value);
   return bytes;
+}
+
+/**
+ * The largest estimated entry a reply of `replyMaxBytes` can carry; a bigger
+ * one is left out of the lobby, so an oversized entry (a hostile server's
+ * padded data) cannot take the place of those behind it.
+ */
+export function largestEntryBytes(replyMaxBytes: number): number {
+  return replyMaxBytes - LOBBY_REPLY_FRAME_BYTES;
+}
+
+function fitsReply(registration: ServerRegistration, replyMaxBytes: number | null): boolean {
+  return (
+    replyMaxBytes === null || estimatedEntryBytes(registration) <= largestEntryBytes(replyMaxBytes)
+  );
 }
 
 export function matchesLobbyFilters(
@@ -66,6 +81,7 @@ export function collectLobby(
   for (const registration of inDateOrder) {
     if (examined++ >= bounds.scanLimit) break;
     if (!matchesLobbyFilters(registration, query.filters)) continue;
+    if (!fitsReply(registration, bounds.replyMaxBytes)) continue;
     matching.push(registration);
     if (!walkMatchesSort) continue;
     bytes += estimatedEntryBytes(registration);
@@ -77,16 +93,22 @@ export function collectLobby(
   return withinBytes(limited, bounds.replyMaxBytes);
 }
 
-/** The leading entries whose estimated size fits `maxBytes` (plus one, which the encoder trims). */
+/**
+ * The leading entries whose estimated size fits `maxBytes` (plus one, which
+ * the encoder trims); entries too big for any reply are left out.
+ */
 export function withinBytes(
   entries: ServerRegistration[],
   maxBytes: number | null,
 ): ServerRegistration[] {
   if (maxBytes === null) return entries;
+  const kept: ServerRegistration[] = [];
   let bytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    bytes += estimatedEntryBytes(entries[i] as ServerRegistration);
-    if (bytes > maxBytes) return entries.slice(0, i + 1);
+  for (const entry of entries) {
+    if (!fitsReply(entry, maxBytes)) continue;
+    kept.push(entry);
+    bytes += estimatedEntryBytes(entry);
+    if (bytes > maxBytes) break;
   }
-  return entries;
+  return kept;
 }

@@ -6,6 +6,8 @@ export interface StoreTimings {
   serverUdpBindWindowMs: number;
   /** How long a client's UDP `connect` endpoint stays claimable. */
   clientUdpTtlMs: number;
+  /** A connect claims at once only an endpoint this recent (CLIENT_UDP_FRESH_MS). */
+  clientUdpFreshMs: number;
   /** Registrations not refreshed by their node for this long expire. */
   leaseMs: number;
   /** Minimum gap between two replies on one socket (the owner's pacer). */
@@ -30,6 +32,7 @@ export function storeTimings(config: {
   return {
     serverUdpBindWindowMs: config.serverUdpBindWindowMs,
     clientUdpTtlMs: config.clientUdpTtlMs,
+    clientUdpFreshMs: Math.min(CLIENT_UDP_FRESH_MS, config.clientUdpTtlMs),
     leaseMs: config.leaseMs,
     replyGapMs: config.replyGapMs,
     serverReplyBacklogMs: config.serverReplyBacklog * config.replyGapMs,
@@ -69,6 +72,16 @@ export function heartbeatStaleMs(leaseMs: number): number {
 export function nodeKeyTtlMs(leaseMs: number): number {
   return leaseMs * 4;
 }
+
+/**
+ * A connect claims at once only a client UDP endpoint this recent: the game
+ * sends its UDP `connect` one TCP handshake before its TCP `connect`. An older
+ * one (a forger's, sent earlier from the client's address) is claimed only if
+ * no fresher datagram comes while the connect waits (clientUdpWaitMs), so a
+ * lone forged datagram cannot win the pairing when the TCP connect overtakes
+ * the client's own UDP.
+ */
+export const CLIENT_UDP_FRESH_MS = 1_000;
 
 /** Clients behind one public IP connecting at once; beyond this the oldest is dropped. */
 export const MAX_CLIENT_ENDPOINTS_PER_IP = 64;

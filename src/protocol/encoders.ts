@@ -35,21 +35,25 @@ export function encodeLobby(entries: readonly LobbyEntry[]): Buffer {
   return encodeLobbyWithin(entries, Number.POSITIVE_INFINITY).reply;
 }
 
+/** Bytes of a `-7` reply besides its entries and commas: id byte, `[`, `]`, LF. */
+export const LOBBY_REPLY_FRAME_BYTES = 4;
+
 /**
- * `-7` with as many leading entries as fit in `maxBytes` (whole entries only,
- * so the JSON stays valid): a game reads one TCP segment per event.
+ * `-7` with the entries, in order, that fit in `maxBytes` (whole entries only,
+ * so the JSON stays valid): a game reads one TCP segment per event. An entry
+ * that does not fit is skipped, not the end of the reply, so one oversized
+ * entry cannot empty the lobby.
  */
 export function encodeLobbyWithin(
   entries: readonly LobbyEntry[],
   maxBytes: number,
 ): { reply: Buffer; included: number } {
-  const fixedBytes = 1 + 2 + 1; // id byte, [ ], LF
   const rows: string[] = [];
-  let bytes = fixedBytes;
+  let bytes = LOBBY_REPLY_FRAME_BYTES;
   for (const entry of entries) {
     const row = lobbyRow(entry);
     const rowBytes = Buffer.byteLength(row) + (rows.length > 0 ? 1 : 0);
-    if (bytes + rowBytes > maxBytes) break;
+    if (bytes + rowBytes > maxBytes) continue;
     rows.push(row);
     bytes += rowBytes;
   }

@@ -19,6 +19,7 @@ import type { LobbyQuery } from "../../src/protocol/index.js";
 export const CONTRACT_TIMINGS: StoreTimings = {
   serverUdpBindWindowMs: 400,
   clientUdpTtlMs: 600,
+  clientUdpFreshMs: 200,
   leaseMs: 10_000,
   replyGapMs: 100,
   serverReplyBacklogMs: 200,
@@ -245,8 +246,43 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
       if (lookup.status === "waiting") expect(await lookup.awaitClientUdp(50)).toBeNull();
       await registry.recordClientUdp("10.0.0.9", 5301);
-      await advance(CONTRACT_TIMINGS.replyGapMs * 3);
+      await advance(CONTRACT_TIMINGS.clientUdpFreshMs / 2);
       expect(claimed(await registry.beginConnect("10.0.0.1", "10.0.0.9"))).toBe(5301);
+    });
+
+    it("claims at once only a fresh endpoint: a datagram that arrives while the connect waits beats an older one", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      // A forger sent a datagram from the client's address before the client connected.
+      await registry.recordClientUdp("10.0.0.9", 6666);
+      await advance(CONTRACT_TIMINGS.clientUdpFreshMs + 100);
+      // The client's TCP connect overtakes its own UDP connect.
+      const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      expect(lookup.status).toBe("waiting");
+      if (lookup.status !== "waiting") return;
+      const handed = lookup.awaitClientUdp(3_000);
+      await registry.recordClientUdp("10.0.0.9", 5001);
+      expect(await handed).toBe(5001);
+    });
+
+    it("a waiting connect that no fresher datagram reaches claims the older live endpoint, once, and books it", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      await registry.recordClientUdp("10.0.0.9", 5002);
+      await advance(CONTRACT_TIMINGS.clientUdpFreshMs + 100);
+      const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      expect(lookup.status).toBe("waiting");
+      if (lookup.status === "waiting") expect(await lookup.awaitClientUdp(20)).toBe(5002);
+      const again = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+      expect(again.status).toBe("waiting");
+      if (again.status === "waiting") expect(await again.awaitClientUdp(20)).toBeNull();
+      // Its -1 holds a slot: with gap 100 ms and backlog 200 ms two more fit at once, not three.
+      const statuses: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        await registry.recordClientUdp(`10.0.8.${i}`, 5100 + i);
+        statuses.push((await registry.beginConnect("10.0.0.1", `10.0.8.${i}`)).status);
+      }
+      expect(statuses).toEqual(["ready", "ready", "busy"]);
     });
 
     it("books each -1 on the server's pacer and answers busy past the backlog", async () => {
@@ -424,6 +460,25 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       const rows = await registry.queryLobby(query({}), { scanLimit: 1_000, replyMaxBytes: 600 });
       // Each entry is about 122 + 9 + 100 bytes: two fit in 600, a third crosses it.
       expect(rows).toHaveLength(3);
+    });
+
+    it("leaves out an entry too big for any reply, so those behind it are still listed, whatever the sort", async () => {
+      const registry = await harness.registry();
+      await registry.registerServer(input("10.0.0.1", "c1", data("Game", "a")));
+      await advance(1_001);
+      // The newest, with padded data: about 122 + 8 + 700 bytes, more than a 600-byte reply.
+      await registry.registerServer(input("10.0.0.2", "c2", data("Game", "b", "x".repeat(700))));
+      const bounds = { scanLimit: 1_000, replyMaxBytes: 600 };
+      for (const sort of [
+        query({ limit: 1 }),
+        query({ sortBy: "data2", sortDirection: "DESC", limit: 1 }),
+      ])
+        expect(ips(await registry.queryLobby(sort, bounds))).toEqual(["10.0.0.1"]);
+      // Without a byte bound (the admin API) it is listed.
+      expect(ips(await registry.queryLobby(query({}), NO_BOUNDS))).toEqual([
+        "10.0.0.2",
+        "10.0.0.1",
+      ]);
     });
   });
 

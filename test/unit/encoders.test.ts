@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   encodeIsTesting,
   encodeLobby,
+  encodeLobbyWithin,
   encodePeerFound,
   encodeServerNotFound,
   encodeTestingInfosOff,
@@ -44,6 +45,20 @@ describe("reply encoders", () => {
     const parsed = JSON.parse(bytes.subarray(1).toString("utf8")) as Array<Record<string, unknown>>;
     expect(parsed[0]?.data1).toBe('say "hi"\\');
     expect(bytes.subarray(1, bytes.length - 1).includes(0x0a)).toBe(false);
+  });
+
+  it("-7 within a byte bound skips an entry that does not fit and keeps those after it", () => {
+    const small = (ip: string) => ({ ip, data: [], createdTimeSec: 1 });
+    // Escaping doubles the quotes: the padded entry is over 1,000 bytes of JSON.
+    const padded = { ip: "10.0.0.9", data: ['"'.repeat(500)], createdTimeSec: 2 };
+    const { reply, included } = encodeLobbyWithin(
+      [small("10.0.0.1"), padded, small("10.0.0.2")],
+      600,
+    );
+    expect(reply.length).toBeLessThanOrEqual(600);
+    expect(included).toBe(2);
+    const parsed = JSON.parse(reply.subarray(1).toString("utf8")) as Array<{ ip: string }>;
+    expect(parsed.map((row) => row.ip)).toEqual(["10.0.0.1", "10.0.0.2"]);
   });
 
   it("-8 is F8 then one byte 1 or 0", () => {

@@ -186,7 +186,7 @@ export class MemoryRegistry implements Registry {
     if (server.udpPort === null) return { status: "server_udp_unknown", server };
     const sendAtMs = this.nextReplyAtMs(stored);
     if (sendAtMs === null) return { status: "busy", server };
-    const clientUdpPort = this.takeClientEndpoint(clientIp);
+    const clientUdpPort = this.takeClientEndpoint(clientIp, this.timings.clientUdpFreshMs);
     // One node: the owner is this process.
     if (clientUdpPort !== null) {
       stored.replyClockMs = sendAtMs;
@@ -336,7 +336,9 @@ export class MemoryRegistry implements Registry {
         };
         const giveUp = () => {
           leave();
-          finish(null);
+          // No fresh datagram came: an older endpoint, if any, is the best there is.
+          const port = this.takeClientEndpoint(clientIp, this.timings.clientUdpTtlMs);
+          finish(port === null ? null : this.bookReply(serverIp) ? port : "busy");
         };
         const timer = setTimeout(giveUp, timeoutMs);
         this.waits.add(giveUp);
@@ -366,14 +368,22 @@ export class MemoryRegistry implements Registry {
     if (waiters) for (const wake of [...waiters]) wake(true);
   }
 
-  /** The client's newest live endpoint: the one its game sent just before this connect. */
-  private takeClientEndpoint(ip: string): number | null {
+  /**
+   * The client's newest live endpoint (the one its game sent just before this
+   * connect), if it is at most `maxAgeMs` old; older ones stay for a later take.
+   */
+  private takeClientEndpoint(ip: string, maxAgeMs: number): number | null {
     const nowMs = this.now();
     const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
-    const newest = live.pop();
+    const newest = live.at(-1);
+    if (newest === undefined || nowMs - newest.atMs > maxAgeMs) {
+      if (live.length === 0) this.clientUdp.delete(ip);
+      return null;
+    }
+    live.pop();
     if (live.length === 0) this.clientUdp.delete(ip);
     else this.clientUdp.set(ip, live, nowMs);
-    return newest?.port ?? null;
+    return newest.port;
   }
 
   private sweep(): void {

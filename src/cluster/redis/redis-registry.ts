@@ -1,7 +1,12 @@
 // The Registry on Redis: each domain step is one Lua script (one round trip),
 // atomic across nodes; each script's reply has a typed decoder here.
 import type { LobbyQuery } from "../../protocol/index.js";
-import { compareForLobby, LOBBY_ENTRY_OVERHEAD_BYTES, withinBytes } from "../lobby.js";
+import {
+  compareForLobby,
+  LOBBY_ENTRY_OVERHEAD_BYTES,
+  largestEntryBytes,
+  withinBytes,
+} from "../lobby.js";
 import {
   keyTtlMs,
   MAX_CLIENT_ENDPOINTS_PER_IP,
@@ -233,6 +238,7 @@ export class RedisRegistry implements Registry {
           this.options.serverReplyBacklogMs,
           this.options.nodeId,
           this.options.handoverWaitMs,
+          this.options.clientUdpFreshMs,
         ],
       );
     } catch (error) {
@@ -276,8 +282,18 @@ export class RedisRegistry implements Registry {
             // handed to this waiter meanwhile so no endpoint is lost.
             return scripts.cancelWait.run(
               this.client,
-              [this.keys.waitingConnects(clientIp), `${this.keys.handedPortPrefix}${waiterEntry}`],
-              [waiterEntry],
+              [
+                this.keys.waitingConnects(clientIp),
+                `${this.keys.handedPortPrefix}${waiterEntry}`,
+                this.keys.clientEndpoints(clientIp),
+                this.keys.server(serverIp),
+              ],
+              [
+                waiterEntry,
+                this.options.clientUdpTtlMs,
+                this.options.replyGapMs,
+                this.options.serverReplyBacklogMs,
+              ],
             );
           },
         };
@@ -306,6 +322,7 @@ export class RedisRegistry implements Registry {
         byDate ? 0 : Number(query.sortBy.slice(4)),
         query.sortDirection === "ASC" ? "1" : "0",
         ...DATA_FIELD_NAMES.map((_, i) => query.filters[i] ?? ""),
+        bounds.replyMaxBytes === null ? -1 : largestEntryBytes(bounds.replyMaxBytes),
       ],
     );
     // The script already ordered and bounded them; the same rules as the memory store, exactly.

@@ -9,7 +9,8 @@
 -- ARGV: 1 data1 index prefix, 2 server key prefix, 3 '1' walk oldest first,
 --       4 limit (-1: all), 5 scan limit, 6 max reply bytes (-1: none),
 --       7 bytes per entry besides ip and data, 8 sort: 0 date, 1..8 data field,
---       9 '1' ascending, 10..17 filters data1..data8
+--       9 '1' ascending, 10..17 filters data1..data8, 18 largest entry bytes (-1: any);
+--       a bigger entry is left out (it could not be sent) and counts toward nothing
 local index = KEYS[1]
 if ARGV[10] ~= '' then index = ARGV[1] .. ARGV[10] end
 local scan = tonumber(ARGV[5])
@@ -18,6 +19,7 @@ local limit = tonumber(ARGV[4])
 local max_bytes = tonumber(ARGV[6])
 local overhead = tonumber(ARGV[7])
 local sort_field = tonumber(ARGV[8])
+local largest = tonumber(ARGV[18])
 local by_date = sort_field == 0
 local CHUNK = 64
 
@@ -40,6 +42,10 @@ local function size(ip, h)
   local bytes = overhead + #ip
   for d = 1, #DATA do bytes = bytes + #(h[READ_AT[DATA[d]]] or '') end
   return bytes
+end
+
+local function fits(ip, h)
+  return largest < 0 or size(ip, h) <= largest
 end
 
 local found = {}
@@ -69,6 +75,8 @@ while not done and start < scan do
           break
         end
       end
+      -- Sorting by a field, the walk has not read the data: out-sized entries are left out below.
+      if match and by_date then match = fits(ip, h) end
       if match then
         found[#found + 1] = { ip = ip, h = h }
         if by_date then
@@ -98,14 +106,18 @@ if not by_date then
 end
 
 local out = {}
+local kept = 0
 bytes = 0
-for i, entry in ipairs(found) do
-  if limit >= 0 and i > limit then break end
+for _, entry in ipairs(found) do
+  if limit >= 0 and kept >= limit then break end
   local h = entry.h
   if not by_date then h = redis.call('HMGET', ARGV[2] .. entry.ip, unpack(READ)) end
-  out[#out + 1] = entry.ip
-  for k = 1, #READ do out[#out + 1] = h[k] or false end
-  bytes = bytes + size(entry.ip, h)
-  if max_bytes >= 0 and bytes > max_bytes then break end
+  if fits(entry.ip, h) then
+    kept = kept + 1
+    out[#out + 1] = entry.ip
+    for k = 1, #READ do out[#out + 1] = h[k] or false end
+    bytes = bytes + size(entry.ip, h)
+    if max_bytes >= 0 and bytes > max_bytes then break end
+  end
 end
 return out
