@@ -25,9 +25,42 @@ export const CONNECT_OUTCOMES = [
 
 export type ConnectOutcome = (typeof CONNECT_OUTCOMES)[number];
 
+/**
+ * Counts of the per-connect series as plain numbers, handed to prom-client
+ * when it reads them (a scrape, the status page): its inc() hashes the labels
+ * into a string on every call, even through labels(), which the hot path
+ * should not pay.
+ */
+class UnpublishedCounts<K> {
+  private readonly counts = new Map<K, number>();
+
+  add(key: K, delta = 1): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + delta);
+  }
+
+  get(key: K): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  /** Hands each count over once: a counter's collect() adds them. */
+  publish(add: (key: K, count: number) => void): void {
+    for (const [key, count] of this.counts) {
+      if (count === 0) continue;
+      add(key, count);
+      this.counts.set(key, 0);
+    }
+  }
+}
+
 export class MasterMetrics {
   /** prom-client's registry of this node's metrics (not the game registry: that is the store's). */
   readonly prometheus = new Registry();
+
+  // Declared before the metrics whose collect() publishes them.
+  private readonly openByRole = new UnpublishedCounts<ConnectionRole>();
+  private readonly commandsOk = new UnpublishedCounts<TcpCommandKind>();
+  private readonly datagramsOk = new UnpublishedCounts<UdpCommandKind>();
+  private readonly outcomes = new UnpublishedCounts<ConnectOutcome>();
 
   readonly registeredServers = new Gauge({
     name: "gmnet_registered_servers",
@@ -40,24 +73,33 @@ export class MasterMetrics {
     help: "Open TCP connections by role",
     labelNames: ["role"] as const,
     registers: [this.prometheus],
+    collect: () => {
+      for (const role of CONNECTION_ROLES)
+        this.tcpConnections.set({ role }, this.openByRole.get(role));
+    },
   });
   readonly udpDatagrams = new Counter({
     name: "gmnet_udp_datagrams_total",
     help: "UDP datagrams received, by command and result",
     labelNames: ["command", "result"] as const,
     registers: [this.prometheus],
+    collect: () =>
+      this.datagramsOk.publish((command, n) => this.udpDatagrams.inc({ command, result: "ok" }, n)),
   });
   readonly tcpCommands = new Counter({
     name: "gmnet_tcp_commands_total",
     help: "TCP commands received, by command and result",
     labelNames: ["command", "result"] as const,
     registers: [this.prometheus],
+    collect: () =>
+      this.commandsOk.publish((command, n) => this.tcpCommands.inc({ command, result: "ok" }, n)),
   });
   readonly connectOutcomes = new Counter({
     name: "gmnet_connect_outcomes_total",
     help: "Outcomes of TCP connect requests",
     labelNames: ["outcome"] as const,
     registers: [this.prometheus],
+    collect: () => this.outcomes.publish((outcome, n) => this.connectOutcomes.inc({ outcome }, n)),
   });
   readonly connectRepeats = new Counter({
     name: "gmnet_connect_repeats_total",
@@ -134,52 +176,24 @@ export class MasterMetrics {
     registers: [this.prometheus],
   });
 
-  /**
-   * Label children of the per-connect series, bound once: a label lookup hashes
-   * its labels on every call, which the hot path should not pay.
-   */
-  private readonly byRole = new Map<ConnectionRole, { inc(): void; dec(): void }>();
-  private readonly commandsOk = new Map<string, { inc(): void }>();
-  private readonly datagramsOk = new Map<string, { inc(): void }>();
-  private readonly outcomes = new Map<ConnectOutcome, { inc(): void }>();
+  /** The histogram's label children, bound once (an observe still finds its bucket by labels). */
   private readonly mediationByRoute = new Map<"local" | "remote", { observe(v: number): void }>();
 
   /** One open connection more (+1) or less (-1) in `role`. */
   countConnection(role: ConnectionRole, delta: 1 | -1): void {
-    let child = this.byRole.get(role);
-    if (!child) {
-      child = this.tcpConnections.labels(role);
-      this.byRole.set(role, child);
-    }
-    if (delta > 0) child.inc();
-    else child.dec();
+    this.openByRole.add(role, delta);
   }
 
   countTcpCommandOk(kind: TcpCommandKind): void {
-    let child = this.commandsOk.get(kind);
-    if (!child) {
-      child = this.tcpCommands.labels(kind, "ok");
-      this.commandsOk.set(kind, child);
-    }
-    child.inc();
+    this.commandsOk.add(kind);
   }
 
   countDatagramOk(kind: UdpCommandKind): void {
-    let child = this.datagramsOk.get(kind);
-    if (!child) {
-      child = this.udpDatagrams.labels(kind, "ok");
-      this.datagramsOk.set(kind, child);
-    }
-    child.inc();
+    this.datagramsOk.add(kind);
   }
 
   countConnectOutcome(outcome: ConnectOutcome): void {
-    let child = this.outcomes.get(outcome);
-    if (!child) {
-      child = this.connectOutcomes.labels(outcome);
-      this.outcomes.set(outcome, child);
-    }
-    child.inc();
+    this.outcomes.add(outcome);
   }
 
   observeMediation(route: "local" | "remote", seconds: number): void {
@@ -193,7 +207,6 @@ export class MasterMetrics {
 
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.prometheus });
-    for (const role of CONNECTION_ROLES) this.tcpConnections.set({ role }, 0);
     // Every series exists from the start, so rates and alerts see a 0, not nothing.
     for (const reason of BAD_INPUT_REASONS) this.badInput.inc({ reason }, 0);
     for (const outcome of CONNECT_OUTCOMES) this.connectOutcomes.inc({ outcome }, 0);

@@ -47,8 +47,8 @@ export class ConnectAttempt {
   private readonly startedAtMs = performance.now();
   private readonly clientIp: string;
   private serverIp: string | null = null;
-  /** Details for a log line; set only on the paths that log. */
-  private readonly extra: Record<string, string> = {};
+  /** Details for a log line; made only on the paths that log. */
+  private extra: Record<string, string> | undefined;
 
   constructor(
     private readonly deps: ConnectDependencies,
@@ -100,7 +100,7 @@ export class ConnectAttempt {
             ? await lookup.awaitClientUdp(deps.clientUdpWaitMs)
             : null;
     } catch (error) {
-      this.extra.err = String((error as Error).message);
+      this.note("err", String((error as Error).message));
       return this.answerNotFound("store_error");
     }
     switch (lookup.status) {
@@ -123,7 +123,7 @@ export class ConnectAttempt {
     const serverUdpPort = server.udpPort as number;
     if (this.ownerStopped(server.ownerNodeId, lookup.ownerHeartbeatMs)) {
       // Its subscription may still count as a receiver: a -1 routed there would be lost.
-      this.extra.owner = server.ownerNodeId;
+      this.note("owner", server.ownerNodeId);
       return this.answerNotFound("owner_unreachable");
     }
     const delivery = await this.tellServer(
@@ -137,7 +137,7 @@ export class ConnectAttempt {
         // Nobody holds that socket any more: the entry is stale. Remove exactly it.
         await deps.owned.unregister(serverIp, server.ownerConnectionId);
       }
-      this.extra.owner = server.ownerNodeId;
+      this.note("owner", server.ownerNodeId);
       return this.answerNotFound(delivery);
     }
     this.connection.send(encodePeerFound(server.ip, serverUdpPort));
@@ -194,6 +194,11 @@ export class ConnectAttempt {
     // delete live state on one missed delivery; its lease prunes it if it is dead.
     const ownerAlive = await deps.nodes.isAlive(ownerNodeId).catch(() => true);
     return ownerAlive ? "owner_unreachable" : "owner_gone";
+  }
+
+  private note(key: string, value: string): void {
+    this.extra ??= {};
+    this.extra[key] = value;
   }
 
   /** The IPs as the log-IP setting shows them: formatted only when a line is written. */

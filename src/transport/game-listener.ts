@@ -15,7 +15,7 @@ import { type Cidr, decodeUdpDatagram, normalizeIp, sourceKey } from "../protoco
 import { ThrottledLog } from "../util/log-throttle.js";
 import { IdleDeadlines } from "./idle-deadlines.js";
 import { SourceAddressMonitor } from "./source-monitor.js";
-import { TcpSession, type TcpSessionOptions } from "./tcp-session.js";
+import { TcpSession, type TcpSessionContext, type TcpSessionOptions } from "./tcp-session.js";
 import { TokenBucket, TokenBuckets } from "./token-buckets.js";
 import type { CommandHandler } from "./types.js";
 
@@ -62,6 +62,8 @@ export class GameListener {
   private readonly trustedProxies = new BlockList();
   private readonly idle: IdleDeadlines<TcpSession>;
   private readonly lifetimes: IdleDeadlines<TcpSession>;
+  /** What every session shares: built once, not per connection. */
+  private readonly sessionContext: TcpSessionContext;
 
   constructor(
     private readonly options: GameListenerOptions,
@@ -87,6 +89,18 @@ export class GameListener {
       options.idleTimeoutMs * SOCKET_LIFETIME_IDLE_TIMEOUTS,
       (session) => session.closeExpired(),
     );
+    this.sessionContext = {
+      handler,
+      metrics,
+      logger,
+      formatIp,
+      badInput,
+      observeSource: (ip) => this.sourceMonitor.observe(ip),
+      admitProxiedSource: (ip) => this.admit(ip),
+      releaseProxiedSource: (key) => this.release(key),
+      idle: this.idle,
+      lifetimes: this.lifetimes,
+    };
     this.udpPerEndpoint = new TokenBuckets(options.udpRatePerEndpoint, options.maxTrackedSources);
     this.udpStoreBudget = new TokenBucket(options.udpStoreRate);
     for (const cidr of options.proxyTrustedCidrs) {
@@ -230,18 +244,7 @@ export class GameListener {
     }
     // Short: it is stored with every registration in Redis.
     const id = `${this.bootId}.${(++this.sequence).toString(36)}`;
-    const session = new TcpSession(id, socket, peerIp, this.options, {
-      handler: this.handler,
-      metrics: this.metrics,
-      logger: this.logger,
-      formatIp: this.formatIp,
-      badInput: this.badInput,
-      observeSource: (ip) => this.sourceMonitor.observe(ip),
-      admitProxiedSource: (ip) => this.admit(ip),
-      releaseProxiedSource: (key) => this.release(key),
-      idle: this.idle,
-      lifetimes: this.lifetimes,
-    });
+    const session = new TcpSession(id, socket, peerIp, this.options, this.sessionContext);
     this.sessions.add(session);
     session.onClosed = () => this.sessions.delete(session);
   }

@@ -164,7 +164,10 @@ export class MemoryRegistry implements Registry {
       return;
     }
     const nowMs = this.now();
-    const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
+    const stored = this.clientUdp.get(ip);
+    // The common case, one client behind its IP: nothing to filter.
+    if (stored === undefined) return this.clientUdp.set(ip, [{ port, atMs: nowMs }], nowMs);
+    const live = livePorts(stored, nowMs - this.timings.clientUdpTtlMs);
     // A resent datagram is the same client: it moves to the newest place.
     const others = live.filter((entry) => entry.port !== port);
     const ports = [...others, { port, atMs: nowMs }].slice(-MAX_CLIENT_ENDPOINTS_PER_IP);
@@ -373,8 +376,10 @@ export class MemoryRegistry implements Registry {
    * connect), if it is at most `maxAgeMs` old; older ones stay for a later take.
    */
   private takeClientEndpoint(ip: string, maxAgeMs: number): number | null {
+    const stored = this.clientUdp.get(ip);
+    if (stored === undefined) return null;
     const nowMs = this.now();
-    const live = livePorts(this.clientUdp.get(ip), nowMs - this.timings.clientUdpTtlMs);
+    const live = livePorts(stored, nowMs - this.timings.clientUdpTtlMs);
     const newest = live.at(-1);
     if (newest === undefined || nowMs - newest.atMs > maxAgeMs) {
       if (live.length === 0) this.clientUdp.delete(ip);
