@@ -29,6 +29,7 @@ const { values, tokens } = parseArgs({
     "log-level": { type: "string", default: "warn" },
     modes: { type: "string", default: "memory,redis1,redis3" },
     "cpu-prof": { type: "boolean", default: false },
+    "alloc-sample": { type: "boolean", default: false },
     "p99-limit-ms": { type: "string", default: "5" },
     steps: { type: "string", default: "" },
     rates: { type: "string", default: "" },
@@ -135,6 +136,12 @@ function redisVersion(): string {
 
 async function main(): Promise<number> {
   if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
+  if (values["alloc-sample"]) {
+    // Read by every master spawner (allocSampling in bench/lib/procs.ts).
+    const dir = `${RESULTS_DIR}profiles/${scenario}-${stamp}`;
+    mkdirSync(dir, { recursive: true });
+    process.env.GMNET_BENCH_ALLOC_DIR = dir;
+  }
   const scenarios: Record<
     string,
     () => Promise<{ summary: string; result: unknown; ok: boolean }>

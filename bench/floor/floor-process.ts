@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
+  allocSampling,
   BENCH_NODE_FLAGS,
   freePort,
   LOOPBACK,
@@ -41,7 +42,8 @@ export class FloorProcess {
   }): Promise<FloorProcess> {
     const script = compileFloor();
     const port = await freePort();
-    const nodeArgs = [...BENCH_NODE_FLAGS];
+    const sampling = allocSampling();
+    const nodeArgs = [...BENCH_NODE_FLAGS, ...sampling.args];
     // Named, so it is told apart from the real node's CPU.<date>.<pid>... profile.
     if (options.cpuProfileDir)
       nodeArgs.push(
@@ -60,7 +62,10 @@ export class FloorProcess {
         "--port",
         String(port),
       ]),
-      { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "inherit"] },
+      {
+        env: { PATH: process.env.PATH ?? "", ...sampling.env },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
     );
     // Ready when it prints its one line; a crash before that rejects.
     await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,24 @@ export const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url)
 /** V8 flags of every benchmarked Node process (the floor gets the same as the real node). */
 export const BENCH_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=16"];
 
+/**
+ * `--alloc-sample` (run.ts sets GMNET_BENCH_ALLOC_DIR): the preload that
+ * samples a master's allocations, and its settings; nothing otherwise.
+ */
+export function allocSampling(): { args: string[]; env: Record<string, string> } {
+  const dir = process.env.GMNET_BENCH_ALLOC_DIR;
+  if (!dir) return { args: [], env: {} };
+  const env: Record<string, string> = { GMNET_BENCH_ALLOC_DIR: dir };
+  for (const key of ["GMNET_BENCH_ALLOC_FROM_MS", "GMNET_BENCH_ALLOC_FOR_MS"]) {
+    const value = process.env[key];
+    if (value) env[key] = value;
+  }
+  return {
+    args: ["--require", fileURLToPath(new URL("../tools/alloc-sample.cjs", import.meta.url))],
+    env,
+  };
+}
+
 /** bash raises the fd limit as far as the hard limit allows, then execs argv[0] with the rest. */
 export function raisedFdLimitCommand(fdLimit: number, argv: readonly string[]): string[] {
   return [
@@ -193,7 +211,8 @@ export class BenchNode {
     const o = this.options;
     mkdirSync(`${RESULTS_DIR}logs`, { recursive: true });
     const logFd = openSync(`${RESULTS_DIR}logs/${o.nodeId}.log`, "a");
-    const nodeArgs = [...BENCH_NODE_FLAGS];
+    const sampling = allocSampling();
+    const nodeArgs = [...BENCH_NODE_FLAGS, ...sampling.args];
     if (o.cpuProfileDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfileDir}`);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -215,6 +234,7 @@ export class BenchNode {
       LOG_LEVEL: o.logLevel ?? "warn",
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl, GMNET_KEY_PREFIX: o.keyPrefix ?? "bench" } : {}),
       ...o.extraEnv,
+      ...sampling.env,
     };
     const child = spawn(
       "bash",
