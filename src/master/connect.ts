@@ -48,7 +48,7 @@ export class ConnectAttempt {
   private readonly clientIp: string;
   private serverIp: string | null = null;
   /** Details for a log line; made only on the paths that log. */
-  private extra: Record<string, string> | undefined;
+  private extra: Record<string, unknown> | undefined;
 
   constructor(
     private readonly deps: ConnectDependencies,
@@ -100,7 +100,8 @@ export class ConnectAttempt {
             ? await lookup.awaitClientUdp(deps.clientUdpWaitMs)
             : null;
     } catch (error) {
-      this.note("err", String((error as Error).message));
+      // The error object, so the line carries its stack (pino serialises `err`).
+      this.note("err", error);
       return this.answerNotFound("store_error");
     }
     switch (lookup.status) {
@@ -196,13 +197,13 @@ export class ConnectAttempt {
     return ownerAlive ? "owner_unreachable" : "owner_gone";
   }
 
-  private note(key: string, value: string): void {
+  private note(key: string, value: unknown): void {
     this.extra ??= {};
     this.extra[key] = value;
   }
 
   /** The IPs as the log-IP setting shows them: formatted only when a line is written. */
-  private describe(): Record<string, string> {
+  private describe(): Record<string, unknown> {
     const { formatIp } = this.deps;
     return {
       ...(this.serverIp === null ? {} : { server: formatIp(this.serverIp) }),
