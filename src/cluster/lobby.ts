@@ -7,13 +7,23 @@ import type { LobbyBounds, ServerRegistration } from "./types.js";
 
 /**
  * Bytes a lobby entry takes in the `-7` JSON besides its IP and data (keys,
- * quotes, createdTime): the stores' size estimate, exact for plain ASCII data.
+ * quotes, createdTime).
  */
 export const LOBBY_ENTRY_OVERHEAD_BYTES = 122;
 
+/** `"` and `\`: the only characters of stored data that JSON escapes (to two bytes). */
+const JSON_DOUBLED = /["\\]/g;
+
+/**
+ * A lobby entry's size in the `-7` JSON, exact (a createdTime of 10 digits):
+ * control characters never reach the store (the TCP decoder drops them), so
+ * JSON lengthens data only by doubling `"` and `\`. Exact, so a padded entry
+ * cannot pass for a small one and crowd real ones out of the reply.
+ */
 export function estimatedEntryBytes(registration: ServerRegistration): number {
   let bytes = LOBBY_ENTRY_OVERHEAD_BYTES + registration.ip.length;
-  for (const value of registration.data) bytes += Buffer.byteLength(value);
+  for (const value of registration.data)
+    bytes += Buffer.byteLength(value) + (value.match(JSON_DOUBLED)?.length ?? 0);
   return bytes;
 }
 

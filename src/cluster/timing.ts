@@ -77,9 +77,11 @@ export function nodeKeyTtlMs(leaseMs: number): number {
  * A connect claims at once only a client UDP endpoint this recent: the game
  * sends its UDP `connect` one TCP handshake before its TCP `connect`. An older
  * one (a forger's, sent earlier from the client's address) is claimed only if
- * no fresher datagram comes while the connect waits (clientUdpWaitMs), so a
- * lone forged datagram cannot win the pairing when the TCP connect overtakes
- * the client's own UDP.
+ * no fresher datagram comes while the connect waits, so a lone forged
+ * datagram cannot win the pairing when the TCP connect overtakes the client's
+ * own UDP. That wait is this long too (not clientUdpWaitMs): the game's own
+ * datagram lands within it, and a node too busy to read a connect within a
+ * second does not hold its players for the whole UDP wait.
  */
 export const CLIENT_UDP_FRESH_MS = 1_000;
 

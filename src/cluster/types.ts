@@ -93,6 +93,11 @@ export type ConnectLookup =
       server: LookedUp;
       /** The owner node's last heartbeat (its own clock, ms); null where there is only one node. */
       ownerHeartbeatMs: number | null;
+      /**
+       * The client has a live endpoint too old to claim at once: it is what the
+       * connect takes when it gives up, so the wait need not be long.
+       */
+      olderEndpoint: boolean;
       awaitClientUdp(timeoutMs: number): Promise<HandedClientUdp>;
     };
 

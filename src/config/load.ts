@@ -169,6 +169,16 @@ export function loadConfig(sources: ConfigSources): MasterConfig {
       `${named("lobbyReplyMaxBytes")}: ${options.lobbyReplyMaxBytes} is more than ${named("maxBufferedBytesPerSocket")} (${options.maxBufferedBytesPerSocket}); a reply that size would close its reader as slow`,
     );
   }
+  // A waiting connect's queue entry and the port handed to it live one client UDP TTL.
+  if (
+    options.clientUdpWaitMs > options.clientUdpTtlMs &&
+    !invalid.has("clientUdpWaitMs") &&
+    !invalid.has("clientUdpTtlMs")
+  ) {
+    problems.push(
+      `${named("clientUdpWaitMs")}: ${options.clientUdpWaitMs} is more than ${named("clientUdpTtlMs")} (${options.clientUdpTtlMs}); a connect would wait longer than the UDP endpoint handed to it is kept`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const {

@@ -200,7 +200,7 @@ export const OPTIONS = {
     env: "GMNET_CLIENT_UDP_WAIT_MS",
     parser: int(0, 60_000),
     default: 2_000,
-    help: "How long a TCP connect waits for the client's UDP connect before answering -2",
+    help: "How long a TCP connect waits for the client's UDP connect before answering -2 (at most the client UDP TTL)",
   }),
   clientUdpTtlMs: option({
     flag: "--client-udp-ttl-ms",

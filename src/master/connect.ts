@@ -24,6 +24,8 @@ import type { RepeatedConnects } from "./repeated-connects.js";
 export interface ConnectDependencies {
   nodeId: string;
   clientUdpWaitMs: number;
+  /** The wait when the client already has an older endpoint (what the connect takes after it). */
+  olderEndpointWaitMs: number;
   /** How long a connect waits for a handed-over server to register again. */
   handoverWaitMs: number;
   /** An owner node whose heartbeat is older than this is not routed a -1. */
@@ -97,7 +99,9 @@ export class ConnectAttempt {
         lookup.status === "ready"
           ? lookup.clientUdpPort
           : lookup.status === "waiting"
-            ? await lookup.awaitClientUdp(deps.clientUdpWaitMs)
+            ? await lookup.awaitClientUdp(
+                lookup.olderEndpoint ? deps.olderEndpointWaitMs : deps.clientUdpWaitMs,
+              )
             : null;
     } catch (error) {
       // The error object, so the line carries its stack (pino serialises `err`).

@@ -13,7 +13,7 @@ import type {
   Registry,
   ServerRegistration,
 } from "../cluster/types.js";
-import { heartbeatStaleMs } from "../cluster/timing.js";
+import { CLIENT_UDP_FRESH_MS, heartbeatStaleMs } from "../cluster/timing.js";
 import type { IpFormatter } from "../logging.js";
 import type { MasterMetrics } from "../metrics.js";
 import {
@@ -81,6 +81,8 @@ export class Mediator implements CommandHandler {
     this.connectDeps = {
       nodeId: options.nodeId,
       clientUdpWaitMs: options.clientUdpWaitMs,
+      // Long enough for the game's own datagram, overtaken by its TCP connect, to land.
+      olderEndpointWaitMs: Math.min(options.clientUdpWaitMs, CLIENT_UDP_FRESH_MS),
       handoverWaitMs: options.handoverWaitMs,
       heartbeatStaleMs: heartbeatStaleMs(options.leaseMs),
       registry,

@@ -39,10 +39,10 @@ export function encodeLobby(entries: readonly LobbyEntry[]): Buffer {
 export const LOBBY_REPLY_FRAME_BYTES = 4;
 
 /**
- * `-7` with the entries, in order, that fit in `maxBytes` (whole entries only,
+ * `-7` with the leading entries that fit in `maxBytes` (whole entries only,
  * so the JSON stays valid): a game reads one TCP segment per event. An entry
- * that does not fit is skipped, not the end of the reply, so one oversized
- * entry cannot empty the lobby.
+ * too big for any reply is skipped, not the end of the reply, so one
+ * oversized entry cannot empty the lobby.
  */
 export function encodeLobbyWithin(
   entries: readonly LobbyEntry[],
@@ -53,7 +53,11 @@ export function encodeLobbyWithin(
   for (const entry of entries) {
     const row = lobbyRow(entry);
     const rowBytes = Buffer.byteLength(row) + (rows.length > 0 ? 1 : 0);
-    if (bytes + rowBytes > maxBytes) continue;
+    if (bytes + rowBytes > maxBytes) {
+      // Too big for any reply: skipped. Otherwise the reply is full: a prefix of the order.
+      if (rowBytes - (rows.length > 0 ? 1 : 0) > maxBytes - LOBBY_REPLY_FRAME_BYTES) continue;
+      break;
+    }
     rows.push(row);
     bytes += rowBytes;
   }

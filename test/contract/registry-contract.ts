@@ -258,7 +258,7 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       await advance(CONTRACT_TIMINGS.clientUdpFreshMs + 100);
       // The client's TCP connect overtakes its own UDP connect.
       const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
-      expect(lookup.status).toBe("waiting");
+      expect(lookup).toMatchObject({ status: "waiting", olderEndpoint: true });
       if (lookup.status !== "waiting") return;
       const handed = lookup.awaitClientUdp(3_000);
       await registry.recordClientUdp("10.0.0.9", 5001);
@@ -274,7 +274,7 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       expect(lookup.status).toBe("waiting");
       if (lookup.status === "waiting") expect(await lookup.awaitClientUdp(20)).toBe(5002);
       const again = await registry.beginConnect("10.0.0.1", "10.0.0.9");
-      expect(again.status).toBe("waiting");
+      expect(again).toMatchObject({ status: "waiting", olderEndpoint: false });
       if (again.status === "waiting") expect(await again.awaitClientUdp(20)).toBeNull();
       // Its -1 holds a slot: with gap 100 ms and backlog 200 ms two more fit at once, not three.
       const statuses: string[] = [];
@@ -474,8 +474,14 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
         query({ sortBy: "data2", sortDirection: "DESC", limit: 1 }),
       ])
         expect(ips(await registry.queryLobby(sort, bounds))).toEqual(["10.0.0.1"]);
-      // Without a byte bound (the admin API) it is listed.
+      // 431 bytes of raw data, 731 once JSON doubles each `"` and `\`: sized as sent, too big as well.
+      await advance(1_001);
+      const doubled = `${'"'.repeat(150)}${"\\".repeat(150)}`;
+      await registry.registerServer(input("10.0.0.3", "c3", data("Game", "c", doubled)));
+      expect(ips(await registry.queryLobby(query({}), bounds))).toEqual(["10.0.0.1"]);
+      // Without a byte bound (the admin API) they are listed.
       expect(ips(await registry.queryLobby(query({}), NO_BOUNDS))).toEqual([
+        "10.0.0.3",
         "10.0.0.2",
         "10.0.0.1",
       ]);

@@ -9,6 +9,7 @@ import {
   encodeRegRequest,
   encodeUdpRequest,
 } from "../../src/protocol/index.js";
+import { CLIENT_UDP_FRESH_MS } from "../../src/cluster/timing.js";
 import { MASTER_VERSION } from "../../src/version.js";
 import {
   metricTotal,
@@ -125,6 +126,23 @@ describe("connect mediation", () => {
     const udp = await resources.udp(CLIENT_IP);
     await udp.send(encodeUdpRequest("connect", true), master.gamePort);
     expect(await tcp.waitForChunks(1)).toEqual([peerFoundBytes(SERVER_IP, server.udp.port)]);
+    expect(await server.tcp.waitForChunks(1)).toEqual([peerFoundBytes(CLIENT_IP, udp.port)]);
+  });
+
+  it("a TCP connect whose client's UDP endpoint is over a second old waits one second for a newer one, not the whole UDP wait, then takes it", async () => {
+    const master = await startMaster({ config: { clientUdpWaitMs: 10_000 } });
+    const server = await registerRawServer(resources, master, SERVER_IP);
+    const udp = await resources.udp(CLIENT_IP);
+    await udp.send(encodeUdpRequest("connect", true), master.gamePort);
+    await waitFor(
+      async () =>
+        (await metricTotal(master.node.metrics.udpDatagrams, { command: "connect" })) === 1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, CLIENT_UDP_FRESH_MS + 100));
+    const tcp = await resources.tcp(master.gamePort, CLIENT_IP);
+    tcp.send(encodeConnectRequest(SERVER_IP));
+    // Answered long before the 10 s UDP wait would end.
+    expect(await tcp.waitForChunks(1, 5_000)).toEqual([peerFoundBytes(SERVER_IP, server.udp.port)]);
     expect(await server.tcp.waitForChunks(1)).toEqual([peerFoundBytes(CLIENT_IP, udp.port)]);
   });
 

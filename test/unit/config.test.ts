@@ -226,6 +226,19 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("rejects a connect wait longer than a client UDP endpoint is kept", () => {
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          argv: ["--client-udp-wait-ms", "20000"],
+          env: { GMNET_CLIENT_UDP_TTL_MS: "10000" },
+        }),
+      ),
+    ).toEqual([
+      "--client-udp-wait-ms: 20000 is more than GMNET_CLIENT_UDP_TTL_MS (10000); a connect would wait longer than the UDP endpoint handed to it is kept",
+    ]);
+  });
+
   it("rejects a bad key prefix and node id", () => {
     const problems = problemsOf(() =>
       loadConfig({ argv: ["--node-id", "has space"], env: { GMNET_KEY_PREFIX: "a/b" } }),

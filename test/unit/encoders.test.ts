@@ -61,6 +61,18 @@ describe("reply encoders", () => {
     expect(parsed.map((row) => row.ip)).toEqual(["10.0.0.1", "10.0.0.2"]);
   });
 
+  it("-7 within a byte bound is a prefix of the order: an entry that fits alone but not in what is left ends the reply", () => {
+    const sized = (ip: string, n: number) => ({ ip, data: ["x".repeat(n)], createdTimeSec: 1 });
+    // Two 400-byte rows do not fit together in 800; the small third would, but is not sent.
+    const { reply, included } = encodeLobbyWithin(
+      [sized("10.0.0.1", 400), sized("10.0.0.2", 400), sized("10.0.0.3", 10)],
+      800,
+    );
+    expect(included).toBe(1);
+    const parsed = JSON.parse(reply.subarray(1).toString("utf8")) as Array<{ ip: string }>;
+    expect(parsed.map((row) => row.ip)).toEqual(["10.0.0.1"]);
+  });
+
   it("-8 is F8 then one byte 1 or 0", () => {
     expect(encodeIsTesting(false)).toEqual(hex("F8 00"));
     expect(encodeIsTesting(true)).toEqual(hex("F8 01"));

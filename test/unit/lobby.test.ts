@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { collectLobby, matchesLobbyFilters } from "../../src/cluster/lobby.js";
+import { collectLobby, estimatedEntryBytes, matchesLobbyFilters } from "../../src/cluster/lobby.js";
 import type { ServerRegistration } from "../../src/cluster/types.js";
-import type { LobbyQuery } from "../../src/protocol/index.js";
+import { encodeLobby, LOBBY_REPLY_FRAME_BYTES, type LobbyQuery } from "../../src/protocol/index.js";
 
 function server(ip: string, createdTimeSec: number, data: string[]): ServerRegistration {
   const padded = Array.from({ length: 8 }, (_, i) => data[i] ?? "");
@@ -111,5 +111,23 @@ describe("lobby query", () => {
     };
     collectLobby(counting(), true, query({ limit: 1 }), { scanLimit: 1_000, replyMaxBytes: null });
     expect(examined).toBe(1);
+  });
+});
+
+describe("lobby entry size", () => {
+  it("is the exact size of the entry in the -7 JSON, quotes, backslashes and UTF-8 included", () => {
+    for (const value of ["", "plain", '"quoted"', "back\\slash", "ünïcødé ✓", '"\\'.repeat(40)]) {
+      const entry = {
+        ip: "203.0.113.7",
+        udpPort: 1,
+        version: "1.2.4",
+        data: [value, "", "", "", "", "", "", value],
+        createdTimeSec: 1_795_693_507,
+        ownerNodeId: "n",
+        ownerConnectionId: "c",
+      };
+      const sent = encodeLobby([entry]).length - LOBBY_REPLY_FRAME_BYTES;
+      expect(estimatedEntryBytes(entry)).toBe(sent);
+    }
   });
 });

@@ -1,6 +1,6 @@
 // The memory store: the shared Registry contract (with a controlled clock),
 // and the bounds that make a flood of sources cost O(1) per datagram.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryRegistry } from "../../src/cluster/memory/memory-registry.js";
 import { CONTRACT_TIMINGS, describeRegistryContract } from "../contract/registry-contract.js";
 
@@ -49,6 +49,37 @@ describe("MemoryRegistry: bounded per-source state", () => {
       status: "ready",
       clientUdpPort: 40_000,
     });
+  });
+
+  it("a read that moves an older endpoint forward and starts a generation keeps the live ones from the next sweep", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      // 1,000 tracked sources: generations of 500 endpoints.
+      const registry = makeRegistry(1_000);
+      await registry.recordServerUdp("10.9.9.9", 6510);
+      await registry.registerServer({
+        ip: "10.9.9.9",
+        version: "",
+        data: Array(8).fill(""),
+        ownerNodeId: "n",
+        ownerConnectionId: "c",
+      });
+      const ttl = CONTRACT_TIMINGS.clientUdpTtlMs;
+      for (let i = 0; i <= 500; i++) await registry.recordClientUdp(`10.1.${i >> 8}.${i & 255}`, 1);
+      clock += ttl - 100;
+      // A second generation fills with endpoints that are live for another 600 ms.
+      for (let i = 0; i < 499; i++) await registry.recordClientUdp(`10.2.${i >> 8}.${i & 255}`, 2);
+      // A connect reads an endpoint of the first generation: it moves forward, a third begins.
+      await registry.beginConnect("10.9.9.9", "10.1.0.0");
+      clock += 200;
+      vi.advanceTimersByTime(1_000); // the sweep
+      expect(await registry.beginConnect("10.9.9.9", "10.2.0.7")).toMatchObject({
+        status: "ready",
+        clientUdpPort: 2,
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("pending server ports are bounded the same way", async () => {

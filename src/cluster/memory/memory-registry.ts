@@ -96,7 +96,7 @@ export class MemoryRegistry implements Registry {
       stored.udpConfirmed = true;
       return "bound";
     }
-    const live = livePorts(this.pendingServerUdp.get(ip), nowMs - window);
+    const live = livePorts(this.pendingServerUdp.get(ip, nowMs), nowMs - window);
     const conflict = live.some((entry) => entry.port !== port);
     const others = live.filter((entry) => entry.port !== port);
     const ports = keepNewestPorts(
@@ -111,7 +111,7 @@ export class MemoryRegistry implements Registry {
     const nowMs = this.now();
     const previous = this.servers.get(input.ip) ?? null;
     const pending = livePorts(
-      this.pendingServerUdp.get(input.ip),
+      this.pendingServerUdp.get(input.ip, nowMs),
       nowMs - this.timings.serverUdpBindWindowMs,
     );
     this.pendingServerUdp.delete(input.ip);
@@ -164,7 +164,7 @@ export class MemoryRegistry implements Registry {
       return;
     }
     const nowMs = this.now();
-    const stored = this.clientUdp.get(ip);
+    const stored = this.clientUdp.get(ip, nowMs);
     // The common case, one client behind its IP: nothing to filter.
     if (stored === undefined) return this.clientUdp.set(ip, [{ port, atMs: nowMs }], nowMs);
     const live = livePorts(stored, nowMs - this.timings.clientUdpTtlMs);
@@ -201,6 +201,7 @@ export class MemoryRegistry implements Registry {
       status: "waiting",
       server,
       ownerHeartbeatMs: null,
+      olderEndpoint: this.hasLiveClientEndpoint(clientIp),
       awaitClientUdp: (timeoutMs) => waiter(timeoutMs),
     };
   }
@@ -371,14 +372,20 @@ export class MemoryRegistry implements Registry {
     if (waiters) for (const wake of [...waiters]) wake(true);
   }
 
+  private hasLiveClientEndpoint(ip: string): boolean {
+    const nowMs = this.now();
+    const cutoffMs = nowMs - this.timings.clientUdpTtlMs;
+    return this.clientUdp.get(ip, nowMs)?.some((entry) => entry.atMs >= cutoffMs) ?? false;
+  }
+
   /**
    * The client's newest live endpoint (the one its game sent just before this
    * connect), if it is at most `maxAgeMs` old; older ones stay for a later take.
    */
   private takeClientEndpoint(ip: string, maxAgeMs: number): number | null {
-    const stored = this.clientUdp.get(ip);
-    if (stored === undefined) return null;
     const nowMs = this.now();
+    const stored = this.clientUdp.get(ip, nowMs);
+    if (stored === undefined) return null;
     const live = livePorts(stored, nowMs - this.timings.clientUdpTtlMs);
     const newest = live.at(-1);
     if (newest === undefined || nowMs - newest.atMs > maxAgeMs) {
@@ -458,8 +465,12 @@ class EndpointTable {
     return this.byIp.weight;
   }
 
-  get(ip: string): TimedPort[] | undefined {
-    return this.byIp.get(ip);
+  /** An entry read from the older generation moves to the current one, which may start a new one. */
+  get(ip: string, nowMs: number): TimedPort[] | undefined {
+    const generation = this.byIp.generation;
+    const ports = this.byIp.get(ip);
+    if (this.byIp.generation !== generation) this.currentSinceMs = nowMs;
+    return ports;
   }
 
   set(ip: string, ports: TimedPort[], atMs: number): void {

@@ -76,13 +76,14 @@ const scripts = {
   unregisterServer: new RedisScript("unregister-server", (raw) => Number(raw) === 1),
   recordClientUdp: new RedisScript("record-client-udp", (raw) => Number(raw) === 1),
   beginConnect: new RedisScript("begin-connect", (raw, fail) => {
-    const [status, port, fields, heartbeat] = reply.array(raw, fail);
+    const [status, port, fields, heartbeat, older] = reply.array(raw, fail);
     const beat = typeof heartbeat === "string" && heartbeat !== "" ? Number(heartbeat) : null;
     return {
       status: reply.text(status, fail),
       port: status === "not_found" ? null : reply.port(port, fail),
       fields: status === "not_found" ? [] : (reply.array(fields, fail) as Array<string | null>),
       ownerHeartbeatMs: beat !== null && Number.isFinite(beat) ? beat : null,
+      olderEndpoint: older === "1",
     };
   }),
   cancelWait: new RedisScript<HandedClientUdp>("cancel-wait", (raw, fail) =>
@@ -275,6 +276,7 @@ export class RedisRegistry implements Registry {
           status: "waiting",
           server,
           ownerHeartbeatMs: result.ownerHeartbeatMs,
+          olderEndpoint: result.olderEndpoint,
           awaitClientUdp: async (timeoutMs) => {
             const handed = await this.wakeups.clientPorts.wait(clientLatch, timeoutMs);
             if (handed !== null) return handed;

@@ -28,6 +28,8 @@ local send_at = next_reply_at(state[2], now, ARGV[3], ARGV[4])
 if not send_at then return { 'busy', '', server } end
 local heartbeat = redis.call('ZSCORE', KEYS[5], server[READ_AT[F.ownerNodeId]]) or ''
 local ttl = tonumber(ARGV[1])
+-- '1' when a live endpoint too old to claim at once stays (waiting: cancel-wait takes it).
+local older = ''
 while true do
   local entry = redis.call('LINDEX', KEYS[2], -1)
   if not entry then break end
@@ -38,9 +40,12 @@ while true do
     redis.call('HSET', KEYS[1], F.replyClockMs, send_at)
     return { 'ready', port, server, heartbeat }
   end
-  if age and age <= ttl then break end
+  if age and age <= ttl then
+    older = '1'
+    break
+  end
   redis.call('RPOP', KEYS[2])
 end
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ttl)
-return { 'ready', '', server, heartbeat }
+return { 'ready', '', server, heartbeat, older }

@@ -38,9 +38,15 @@ if by_date then wanted = READ else wanted[#wanted + 1] = DATA[sort_field] end
 local at = {}
 for i, field in ipairs(wanted) do at[field] = i end
 
+-- An entry's exact size in the reply's JSON, as estimatedEntryBytes in lobby.ts:
+-- JSON doubles `"` and `\` (control characters never reach the store).
 local function size(ip, h)
   local bytes = overhead + #ip
-  for d = 1, #DATA do bytes = bytes + #(h[READ_AT[DATA[d]]] or '') end
+  for d = 1, #DATA do
+    local value = h[READ_AT[DATA[d]]] or ''
+    local _, doubled = string.gsub(value, '["\\]', '')
+    bytes = bytes + #value + doubled
+  end
   return bytes
 end
 
