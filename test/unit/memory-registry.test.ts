@@ -13,6 +13,19 @@ function makeRegistry(maxTrackedSources = CONTRACT_TIMINGS.maxTrackedSources): M
   return registry;
 }
 
+/** The registry with one server, 10.9.9.9, registered with its UDP port 6510. */
+async function withServer(registry: MemoryRegistry): Promise<MemoryRegistry> {
+  await registry.recordServerUdp("10.9.9.9", 6510);
+  await registry.registerServer({
+    ip: "10.9.9.9",
+    version: "",
+    data: Array(8).fill(""),
+    ownerNodeId: "n",
+    ownerConnectionId: "c",
+  });
+  return registry;
+}
+
 afterEach(async () => {
   for (const registry of registries.splice(0)) await registry.close();
 });
@@ -26,15 +39,7 @@ describeRegistryContract("MemoryRegistry", {
 
 describe("MemoryRegistry: bounded per-source state", () => {
   it("at its cap, a datagram from a new source evicts the oldest in O(1): the table never grows, the newest stay", async () => {
-    const registry = makeRegistry(1_000);
-    await registry.recordServerUdp("10.9.9.9", 6510);
-    await registry.registerServer({
-      ip: "10.9.9.9",
-      version: "",
-      data: Array(8).fill(""),
-      ownerNodeId: "n",
-      ownerConnectionId: "c",
-    });
+    const registry = await withServer(makeRegistry(1_000));
     // 100k spoofed sources, 4 endpoints each: the table stays at its cap throughout.
     let peak = 0;
     for (let i = 0; i < 100_000; i++) {
@@ -55,15 +60,7 @@ describe("MemoryRegistry: bounded per-source state", () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     try {
       // 1,000 tracked sources: generations of 500 endpoints.
-      const registry = makeRegistry(1_000);
-      await registry.recordServerUdp("10.9.9.9", 6510);
-      await registry.registerServer({
-        ip: "10.9.9.9",
-        version: "",
-        data: Array(8).fill(""),
-        ownerNodeId: "n",
-        ownerConnectionId: "c",
-      });
+      const registry = await withServer(makeRegistry(1_000));
       const ttl = CONTRACT_TIMINGS.clientUdpTtlMs;
       for (let i = 0; i <= 500; i++) await registry.recordClientUdp(`10.1.${i >> 8}.${i & 255}`, 1);
       clock += ttl - 100;
