@@ -87,16 +87,8 @@ describe("MemoryRegistry: bounded per-source state", () => {
   });
 
   it("close releases pending waiters with null", async () => {
-    const registry = makeRegistry();
-    await registry.recordServerUdp("10.0.0.1", 6510);
-    await registry.registerServer({
-      ip: "10.0.0.1",
-      version: "",
-      data: Array(8).fill(""),
-      ownerNodeId: "n",
-      ownerConnectionId: "c",
-    });
-    const lookup = await registry.beginConnect("10.0.0.1", "10.0.0.9");
+    const registry = await withServer(makeRegistry());
+    const lookup = await registry.beginConnect("10.9.9.9", "10.0.0.9");
     if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
     const waiting = lookup.awaitClientUdp(60_000);
     await registry.close();
