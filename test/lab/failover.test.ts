@@ -378,6 +378,14 @@ describeWith(labPrerequisite(), "NAT lab (failover with GML-faithful games)", ()
     }
     // the LB's round robin put each game on its own node
     expect(new Set(setups.map((x) => x.owner.nodeId)).size).toBe(cases.length);
+    // New flows (players, and each game registering again) go only to nodes no case
+    // loses: else one case's game could register again on the node the other case
+    // kills a moment later. Existing flows (the games' sockets) keep their node.
+    const lostIps = new Set(setups.map((x) => x.owner.ip));
+    await lab.rules.setLbBackends(
+      lab.rules.lbBackends.tcp.filter((ip) => !lostIps.has(ip)),
+      lab.rules.lbBackends.udp.filter((ip) => !lostIps.has(ip)),
+    );
     const releases: Release[] = [];
     try {
       return await Promise.all(
