@@ -128,7 +128,11 @@ export interface Registry {
   findServer(ip: string): Promise<ServerRegistration | null>;
   /** A UDP `connect`: one more client endpoint behind `ip`, handed to a waiting connect if any. */
   recordClientUdp(ip: string, port: number): Promise<void>;
-  beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup>;
+  /**
+   * `waitedMs`: how long this connect has already waited (for a hand-over): an
+   * endpoint recorded since then is as fresh as one sent just before it.
+   */
+  beginConnect(serverIp: string, clientIp: string, waitedMs?: number): Promise<ConnectLookup>;
   /** Marks a registration as being handed over (its socket was reset so the game re-registers). */
   markHandover(ip: string, ownerConnectionId: string): Promise<boolean>;
   /** Registrations matching the lobby query, filtered, sorted and limited within `bounds`. */

@@ -85,24 +85,7 @@ export class ConnectAttempt {
     let lookup: ConnectLookup;
     let clientUdp: HandedClientUdp;
     try {
-      lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
-      if (lookup.status === "handover") {
-        // Its socket was reset so the game re-registers on another node: wait for that,
-        // then look once more even after a time-out, since a wake-up can be lost
-        // (pub/sub is at most once) while the registration itself is in the store.
-        await lookup.awaitRegistration(deps.handoverWaitMs);
-        lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
-        // Still handing over: no second wait (answered below); this await only releases it.
-        if (lookup.status === "handover") await lookup.awaitRegistration(0);
-      }
-      clientUdp =
-        lookup.status === "ready"
-          ? lookup.clientUdpPort
-          : lookup.status === "waiting"
-            ? await lookup.awaitClientUdp(
-                lookup.olderEndpoint ? deps.olderEndpointWaitMs : deps.clientUdpWaitMs,
-              )
-            : null;
+      ({ lookup, clientUdp } = await this.lookUp(serverIp));
     } catch (error) {
       // The error object, so the line carries its stack (pino serialises `err`).
       this.note("err", error);
@@ -163,6 +146,54 @@ export class ConnectAttempt {
         "connect mediated",
       );
     }
+  }
+
+  /**
+   * The server and the client's UDP endpoint, waiting (bounded, woken, never
+   * polling) for what is not there yet: a handed-over server's next
+   * registration, the client's UDP `connect`. Every lookup that says wait is
+   * awaited, which releases it.
+   */
+  private async lookUp(
+    serverIp: string,
+  ): Promise<{ lookup: ConnectLookup; clientUdp: HandedClientUdp }> {
+    const { deps } = this;
+    const startedAtMs = performance.now();
+    let lookup = await deps.registry.beginConnect(serverIp, this.clientIp);
+    if (lookup.status === "handover") {
+      // Its socket was reset so the game re-registers on another node: wait for that,
+      // then look once more even after a time-out, since a wake-up can be lost
+      // (pub/sub is at most once) while the registration itself is in the store.
+      await lookup.awaitRegistration(deps.handoverWaitMs);
+      // What the client sent while this connect waited is as fresh as if sent just before.
+      const waitedMs = Math.round(performance.now() - startedAtMs);
+      lookup = await deps.registry.beginConnect(serverIp, this.clientIp, waitedMs);
+      // Still handing over: no second wait (answered -2); this await only releases it.
+      if (lookup.status === "handover") await lookup.awaitRegistration(0);
+    }
+    if (lookup.status === "ready") return { lookup, clientUdp: lookup.clientUdpPort };
+    if (lookup.status !== "waiting") return { lookup, clientUdp: null };
+    if (!lookup.olderEndpoint)
+      return { lookup, clientUdp: await lookup.awaitClientUdp(deps.clientUdpWaitMs) };
+    // Only an older endpoint (a forger's, maybe): a second for the client's own datagram,
+    // which its TCP connect overtook, then the older one.
+    const handed = await lookup.awaitClientUdp(deps.olderEndpointWaitMs);
+    if (handed !== null) return { lookup, clientUdp: handed };
+    // The older one went to another connect from that address, or expired meanwhile:
+    // the rest of the UDP wait for the client's own datagram.
+    const restMs = deps.clientUdpWaitMs - deps.olderEndpointWaitMs;
+    if (restMs <= 0) return { lookup, clientUdp: null };
+    const again = await deps.registry.beginConnect(serverIp, this.clientIp);
+    if (again.status === "handover") await again.awaitRegistration(0);
+    return {
+      lookup: again,
+      clientUdp:
+        again.status === "ready"
+          ? again.clientUdpPort
+          : again.status === "waiting"
+            ? await again.awaitClientUdp(restMs)
+            : null,
+    };
   }
 
   /** Whether the owner node (not this one) has missed its last two heartbeats. */

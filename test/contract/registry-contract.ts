@@ -265,6 +265,15 @@ export function describeRegistryContract(name: string, harness: RegistryHarness)
       expect(await handed).toBe(5001);
     });
 
+    it("a connect that already waited (for a hand-over) claims at once what was sent since it began", async () => {
+      const registry = await harness.registry();
+      await registerWithUdp(registry, "10.0.0.1", 6510);
+      await registry.recordClientUdp("10.0.0.9", 5003);
+      await advance(CONTRACT_TIMINGS.clientUdpFreshMs + 100);
+      const waitedMs = CONTRACT_TIMINGS.clientUdpFreshMs + 200;
+      expect(claimed(await registry.beginConnect("10.0.0.1", "10.0.0.9", waitedMs))).toBe(5003);
+    });
+
     it("a waiting connect that no fresher datagram reaches claims the older live endpoint, once, and books it", async () => {
       const registry = await harness.registry();
       await registerWithUdp(registry, "10.0.0.1", 6510);

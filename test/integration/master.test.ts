@@ -146,6 +146,37 @@ describe("connect mediation", () => {
     expect(await server.tcp.waitForChunks(1)).toEqual([peerFoundBytes(CLIENT_IP, udp.port)]);
   });
 
+  it("two connects from one address sharing one older endpoint: one takes it, the other still waits for its own datagram", async () => {
+    const master = await startMaster({ config: { clientUdpWaitMs: 6_000 } });
+    const server = await registerRawServer(resources, master, SERVER_IP);
+    const udpA = await resources.udp(CLIENT_IP);
+    await udpA.send(encodeUdpRequest("connect", true), master.gamePort);
+    await waitFor(
+      async () =>
+        (await metricTotal(master.node.metrics.udpDatagrams, { command: "connect" })) === 1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, CLIENT_UDP_FRESH_MS + 100));
+    const tcpA = await resources.tcp(master.gamePort, CLIENT_IP);
+    tcpA.send(encodeConnectRequest(SERVER_IP));
+    const tcpB = await resources.tcp(master.gamePort, CLIENT_IP);
+    tcpB.send(encodeConnectRequest(SERVER_IP));
+    expect(await tcpA.waitForChunks(1, 5_000)).toEqual([
+      peerFoundBytes(SERVER_IP, server.udp.port),
+    ]);
+    // Past both connects' one-second wait: B's own datagram comes, and is B's.
+    await new Promise((resolve) => setTimeout(resolve, CLIENT_UDP_FRESH_MS));
+    const udpB = await resources.udp(CLIENT_IP);
+    await udpB.send(encodeUdpRequest("connect", true), master.gamePort);
+    expect(await tcpB.waitForChunks(1, 5_000)).toEqual([
+      peerFoundBytes(SERVER_IP, server.udp.port),
+    ]);
+    expect((await server.tcp.waitForChunks(2)).map(String).sort()).toEqual(
+      [peerFoundBytes(CLIENT_IP, udpA.port), peerFoundBytes(CLIENT_IP, udpB.port)]
+        .map(String)
+        .sort(),
+    );
+  });
+
   it("a TCP connect with no UDP connect at all gets -2 after clientUdpWaitMs, and the server hears nothing", async () => {
     const master = await startMaster({ config: { clientUdpWaitMs: 200 } });
     const server = await registerRawServer(resources, master, SERVER_IP);

@@ -174,7 +174,7 @@ export class MemoryRegistry implements Registry {
     this.clientUdp.set(ip, ports, nowMs);
   }
 
-  async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
+  async beginConnect(serverIp: string, clientIp: string, waitedMs = 0): Promise<ConnectLookup> {
     const stored = this.servers.get(serverIp);
     if (!stored) return { status: "not_found" };
     // Never changed in place (see recordServerUdp): no copy on the connect path.
@@ -189,7 +189,10 @@ export class MemoryRegistry implements Registry {
     if (server.udpPort === null) return { status: "server_udp_unknown", server };
     const sendAtMs = this.nextReplyAtMs(stored);
     if (sendAtMs === null) return { status: "busy", server };
-    const clientUdpPort = this.takeClientEndpoint(clientIp, this.timings.clientUdpFreshMs);
+    const clientUdpPort = this.takeClientEndpoint(
+      clientIp,
+      this.timings.clientUdpFreshMs + waitedMs,
+    );
     // One node: the owner is this process.
     if (clientUdpPort !== null) {
       stored.replyClockMs = sendAtMs;

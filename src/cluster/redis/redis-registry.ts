@@ -215,7 +215,7 @@ export class RedisRegistry implements Registry {
     );
   }
 
-  async beginConnect(serverIp: string, clientIp: string): Promise<ConnectLookup> {
+  async beginConnect(serverIp: string, clientIp: string, waitedMs = 0): Promise<ConnectLookup> {
     const waiterId = String(++this.nextWaiterId);
     const waiterEntry = this.keys.waitingConnect(this.options.nodeId, waiterId, serverIp);
     // Armed before the step: its wake-up may overtake the step's own reply.
@@ -239,7 +239,7 @@ export class RedisRegistry implements Registry {
           this.options.serverReplyBacklogMs,
           this.options.nodeId,
           this.options.handoverWaitMs,
-          this.options.clientUdpFreshMs,
+          this.options.clientUdpFreshMs + waitedMs,
         ],
       );
     } catch (error) {
