@@ -171,10 +171,8 @@ export class ConnectAttempt {
       // Still handing over: no second wait (answered -2); this await only releases it.
       if (lookup.status === "handover") await lookup.awaitRegistration(0);
     }
-    if (lookup.status === "ready") return { lookup, clientUdp: lookup.clientUdpPort };
-    if (lookup.status !== "waiting") return { lookup, clientUdp: null };
-    if (!lookup.olderEndpoint)
-      return { lookup, clientUdp: await lookup.awaitClientUdp(deps.clientUdpWaitMs) };
+    if (lookup.status !== "waiting" || !lookup.olderEndpoint)
+      return { lookup, clientUdp: await clientUdpOf(lookup, deps.clientUdpWaitMs) };
     // Only an older endpoint (a forger's, maybe): a second for the client's own datagram,
     // which its TCP connect overtook, then the older one.
     const handed = await lookup.awaitClientUdp(deps.olderEndpointWaitMs);
@@ -185,15 +183,7 @@ export class ConnectAttempt {
     if (restMs <= 0) return { lookup, clientUdp: null };
     const again = await deps.registry.beginConnect(serverIp, this.clientIp);
     if (again.status === "handover") await again.awaitRegistration(0);
-    return {
-      lookup: again,
-      clientUdp:
-        again.status === "ready"
-          ? again.clientUdpPort
-          : again.status === "waiting"
-            ? await again.awaitClientUdp(restMs)
-            : null,
-    };
+    return { lookup: again, clientUdp: await clientUdpOf(again, restMs) };
   }
 
   /** Whether the owner node (not this one) has missed its last two heartbeats. */
@@ -253,4 +243,10 @@ export class ConnectAttempt {
     this.deps.log.info({ ...this.describe(), outcome }, "connect answered -2", `-2:${outcome}`);
     this.connection.send(encodeServerNotFound());
   }
+}
+
+/** The client's port a lookup claimed, or the one it is handed within `waitMs` if it waits. */
+async function clientUdpOf(lookup: ConnectLookup, waitMs: number): Promise<HandedClientUdp> {
+  if (lookup.status === "ready") return lookup.clientUdpPort;
+  return lookup.status === "waiting" ? lookup.awaitClientUdp(waitMs) : null;
 }
