@@ -129,9 +129,8 @@ describe("connect mediation", () => {
     expect(await server.tcp.waitForChunks(1)).toEqual([peerFoundBytes(CLIENT_IP, udp.port)]);
   });
 
-  it("a TCP connect whose client's UDP endpoint is over a second old waits one second for a newer one, not the whole UDP wait, then takes it", async () => {
-    const master = await startMaster({ config: { clientUdpWaitMs: 10_000 } });
-    const server = await registerRawServer(resources, master, SERVER_IP);
+  /** The client's UDP `connect`, recorded, then left to age past the fresh window. */
+  async function olderEndpoint(master: TestMaster) {
     const udp = await resources.udp(CLIENT_IP);
     await udp.send(encodeUdpRequest("connect", true), master.gamePort);
     await waitFor(
@@ -139,6 +138,13 @@ describe("connect mediation", () => {
         (await metricTotal(master.node.metrics.udpDatagrams, { command: "connect" })) === 1,
     );
     await new Promise((resolve) => setTimeout(resolve, CLIENT_UDP_FRESH_MS + 100));
+    return udp;
+  }
+
+  it("a TCP connect whose client's UDP endpoint is over a second old waits one second for a newer one, not the whole UDP wait, then takes it", async () => {
+    const master = await startMaster({ config: { clientUdpWaitMs: 10_000 } });
+    const server = await registerRawServer(resources, master, SERVER_IP);
+    const udp = await olderEndpoint(master);
     const tcp = await resources.tcp(master.gamePort, CLIENT_IP);
     tcp.send(encodeConnectRequest(SERVER_IP));
     // Answered long before the 10 s UDP wait would end.
@@ -149,13 +155,7 @@ describe("connect mediation", () => {
   it("two connects from one address sharing one older endpoint: one takes it, the other still waits for its own datagram", async () => {
     const master = await startMaster({ config: { clientUdpWaitMs: 6_000 } });
     const server = await registerRawServer(resources, master, SERVER_IP);
-    const udpA = await resources.udp(CLIENT_IP);
-    await udpA.send(encodeUdpRequest("connect", true), master.gamePort);
-    await waitFor(
-      async () =>
-        (await metricTotal(master.node.metrics.udpDatagrams, { command: "connect" })) === 1,
-    );
-    await new Promise((resolve) => setTimeout(resolve, CLIENT_UDP_FRESH_MS + 100));
+    const udpA = await olderEndpoint(master);
     const tcpA = await resources.tcp(master.gamePort, CLIENT_IP);
     tcpA.send(encodeConnectRequest(SERVER_IP));
     const tcpB = await resources.tcp(master.gamePort, CLIENT_IP);
