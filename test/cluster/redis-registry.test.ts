@@ -84,7 +84,8 @@ describe("RedisRegistry across nodes", () => {
     expect(Date.now() - startedAt).toBeLessThan(2_000); // woken, not the 5 s time-out
   });
 
-  it("a port handed to a waiter whose wake-up was lost is claimed when it times out: none is lost", async () => {
+  /** A connect waiting on node a (server 10.0.0.1, client 10.0.0.9) that will miss its wake-up. */
+  async function waiterWithLostWakeup() {
     const prefix = uniquePrefix();
     const a = await backend("node-a", prefix);
     const b = await backend("node-b", prefix);
@@ -93,6 +94,11 @@ describe("RedisRegistry across nodes", () => {
     const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
     if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
     await a.bus.close(); // node-a no longer hears its channel: the wake-up is lost
+    return { b, lookup };
+  }
+
+  it("a port handed to a waiter whose wake-up was lost is claimed when it times out: none is lost", async () => {
+    const { b, lookup } = await waiterWithLostWakeup();
     await b.registry.recordClientUdp("10.0.0.9", 5004);
     expect(await lookup.awaitClientUdp(300)).toBe(5004);
     // Taken once: nothing is left behind for another connect.
@@ -103,14 +109,7 @@ describe("RedisRegistry across nodes", () => {
   });
 
   it("a waiter whose wake-up was lost still learns the server got busy before its UDP connect came", async () => {
-    const prefix = uniquePrefix();
-    const a = await backend("node-a", prefix);
-    const b = await backend("node-b", prefix);
-    await a.registry.recordServerUdp("10.0.0.1", 6510);
-    await a.registry.registerServer(input("10.0.0.1", "c1"));
-    const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
-    if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
-    await a.bus.close(); // node-a no longer hears its channel: the wake-up is lost
+    const { b, lookup } = await waiterWithLostWakeup();
     let status = "ready";
     for (let i = 0; status === "ready" && i < 6; i++) {
       await b.registry.recordClientUdp(`10.0.6.${i}`, 5700 + i);
