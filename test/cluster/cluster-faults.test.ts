@@ -190,13 +190,19 @@ describeWith(redisServerBinary, "cluster faults (own redis-server)", () => {
     expect(a.logs.some((line) => String(line.msg).startsWith("draining"))).toBe(true);
   });
 
-  it("costs one Redis round trip and one PUBLISH per cross-node connect (plus one for the UDP connect)", async () => {
+  /** A server registered on node a, and a client (UDP and TCP) about to connect through node b. */
+  async function crossNodeConnect() {
     const a = await node("a", { leaseMs: 600_000 });
     const b = await node("b", { leaseMs: 600_000 });
     const server = await registerRaw(a.gamePort, "127.0.0.2");
     await waitFor(() => b.node.backend.registry.findServer("127.0.0.2"), 5_000, "registration");
     const udp = await res.udp("127.0.0.3");
     const client = await res.tcp(b.gamePort, "127.0.0.3");
+    return { a, b, server, udp, client };
+  }
+
+  it("costs one Redis round trip and one PUBLISH per cross-node connect (plus one for the UDP connect)", async () => {
+    const { b, server, udp, client } = await crossNodeConnect();
     const probe = redis.client();
     try {
       await probe.config("RESETSTAT");
@@ -221,12 +227,7 @@ describeWith(redisServerBinary, "cluster faults (own redis-server)", () => {
   });
 
   it("costs the same when the TCP connect overtakes the UDP one: the UDP connect hands its port over, no second round trip", async () => {
-    const a = await node("a", { leaseMs: 600_000 });
-    const b = await node("b", { leaseMs: 600_000 });
-    const server = await registerRaw(a.gamePort, "127.0.0.2");
-    await waitFor(() => b.node.backend.registry.findServer("127.0.0.2"), 5_000, "registration");
-    const udp = await res.udp("127.0.0.3");
-    const client = await res.tcp(b.gamePort, "127.0.0.3");
+    const { a, server, udp, client } = await crossNodeConnect();
     const probe = redis.client();
     try {
       await probe.config("RESETSTAT");

@@ -69,7 +69,8 @@ function input(ip: string, connection: string): RegisterServerInput {
 }
 
 describe("RedisRegistry across nodes", () => {
-  it("hands a UDP connect landing on another node to the connect waiting on this one, woken, not polled", async () => {
+  /** Two nodes on one store; a connect (server 10.0.0.1 on node a, client 10.0.0.9) waiting on a. */
+  async function waiterOnNodeA() {
     const prefix = uniquePrefix();
     const a = await backend("node-a", prefix);
     const b = await backend("node-b", prefix);
@@ -77,6 +78,11 @@ describe("RedisRegistry across nodes", () => {
     await a.registry.registerServer(input("10.0.0.1", "c1"));
     const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
     if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
+    return { a, b, lookup };
+  }
+
+  it("hands a UDP connect landing on another node to the connect waiting on this one, woken, not polled", async () => {
+    const { b, lookup } = await waiterOnNodeA();
     const waiting = lookup.awaitClientUdp(5_000);
     const startedAt = Date.now();
     await b.registry.recordClientUdp("10.0.0.9", 5003);
@@ -84,15 +90,9 @@ describe("RedisRegistry across nodes", () => {
     expect(Date.now() - startedAt).toBeLessThan(2_000); // woken, not the 5 s time-out
   });
 
-  /** A connect waiting on node a (server 10.0.0.1, client 10.0.0.9) that will miss its wake-up. */
+  /** The same, its wake-up certain to be lost. */
   async function waiterWithLostWakeup() {
-    const prefix = uniquePrefix();
-    const a = await backend("node-a", prefix);
-    const b = await backend("node-b", prefix);
-    await a.registry.recordServerUdp("10.0.0.1", 6510);
-    await a.registry.registerServer(input("10.0.0.1", "c1"));
-    const lookup = await a.registry.beginConnect("10.0.0.1", "10.0.0.9");
-    if (lookup.status !== "waiting") throw new Error(`expected waiting, got ${lookup.status}`);
+    const { a, b, lookup } = await waiterOnNodeA();
     await a.bus.close(); // node-a no longer hears its channel: the wake-up is lost
     return { b, lookup };
   }
