@@ -22,13 +22,8 @@ import {
 const res = new Resources();
 afterEach(() => res.closeAll());
 
-async function startFleet(master: TestMaster, servers: number, tag: string): Promise<ServerFleet> {
-  const fleet = res.add(
-    new ServerFleet({ nodes: [{ host: master.host, port: master.gamePort }], servers, tag }),
-    (f) => f.close(),
-  );
-  await fleet.start();
-  await fleet.prepareClients(64);
+/** Waits until every server of the fleet is registered with its own UDP port. */
+async function allRegistered(master: TestMaster, fleet: ServerFleet, what: string): Promise<void> {
   await waitFor(
     async () => {
       for (const server of fleet.servers) {
@@ -38,8 +33,18 @@ async function startFleet(master: TestMaster, servers: number, tag: string): Pro
       return true;
     },
     10_000,
-    `${servers} bench servers registered`,
+    what,
   );
+}
+
+async function startFleet(master: TestMaster, servers: number, tag: string): Promise<ServerFleet> {
+  const fleet = res.add(
+    new ServerFleet({ nodes: [{ host: master.host, port: master.gamePort }], servers, tag }),
+    (f) => f.close(),
+  );
+  await fleet.start();
+  await fleet.prepareClients(64);
+  await allRegistered(master, fleet, `${servers} bench servers registered`);
   return fleet;
 }
 
@@ -174,17 +179,7 @@ describe("bench abuse smoke", () => {
     await fleet.start();
     await fleet.prepareClients(256); // forged pairings hold an identity until the timeout
     // Established first (UDP port bound): a forged reg racing a registration's own is another story.
-    await waitFor(
-      async () => {
-        for (const server of fleet.servers) {
-          const found = await master.node.backend.registry.findServer(server.ip);
-          if (found?.udpPort !== server.udpPort) return false;
-        }
-        return true;
-      },
-      10_000,
-      "the real servers registered with their UDP ports",
-    );
+    await allRegistered(master, fleet, "the real servers registered with their UDP ports");
     const victim = fleet.servers[0] as SimServer;
     const abuse = new Abuse({
       targets: [target],
